@@ -1,0 +1,38 @@
+# The two README commands: `make run` and `make test`. Both set everything up on a fresh machine
+# (Python 3.11 and make are all they need): a virtual environment in .venv with pinned packages.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test dev sandbox bench lint lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## the main job over the last 7 complete days on the embedded defaults
+	$(BIN)/qeasy run
+
+test: $(STAMP)  ## the whole test suite (what .ci/run calls)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 with the sandbox running
+	$(BIN)/qeasy dev
+
+sandbox: $(STAMP)  ## serve the ERP sandbox on http://127.0.0.1:8900
+	$(BIN)/qeasy sandbox
+
+bench: $(STAMP)  ## benchmarks: print figures (see bench/README.md)
+	$(BIN)/python bench/sandbox_capacity.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+lock: $(STAMP)  ## re-pin every transitive dependency after changing pyproject.toml
+	$(BIN)/python -m pip freeze --exclude-editable --exclude qeasy > constraints.txt
+
+clean:
+	rm -rf $(VENV) .qeasy .pytest_cache .ruff_cache

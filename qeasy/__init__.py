@@ -1,0 +1,1 @@
+"""qeasy: Jushuitan ERP data into trustworthy BI tables."""

@@ -1,0 +1,42 @@
+"""Beijing time as the ERP writes it: `yyyy-MM-dd HH:mm:ss[.fff]`, UTC+8, no offset in the string."""
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+DAY_MS = 86_400_000
+_OFFSET_MS = 8 * 3_600_000
+_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def parse_bj(text: str) -> int:
+    """Epoch milliseconds of a Beijing time string (milliseconds optional); ValueError if malformed."""
+    text = text.strip()
+    fmt = _FORMAT + ".%f" if "." in text else _FORMAT
+    return int(datetime.strptime(text, fmt).replace(tzinfo=BEIJING).timestamp() * 1000 + 0.5)
+
+
+def format_bj(ms: int, with_ms: bool = False) -> str:
+    """Beijing time string of epoch milliseconds."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(BEIJING)
+    text = moment.strftime(_FORMAT)
+    return f"{text}.{ms % 1000:03d}" if with_ms else text
+
+
+def bj_day(ms: int) -> int:
+    """Index of the Beijing calendar day holding epoch millisecond `ms` (days since 1970-01-01)."""
+    return (ms + _OFFSET_MS) // DAY_MS
+
+
+def day_start_ms(day: int) -> int:
+    """Epoch milliseconds of 00:00:00 Beijing time on day index `day`."""
+    return day * DAY_MS - _OFFSET_MS
+
+
+def day_of_date(value: date) -> int:
+    """Day index of a calendar date."""
+    return (value - date(1970, 1, 1)).days
+
+
+def date_of_day(day: int) -> date:
+    """Calendar date of a day index."""
+    return date(1970, 1, 1) + timedelta(days=day)

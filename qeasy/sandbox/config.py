@@ -1,0 +1,84 @@
+"""Settings of the sandbox: credentials, limits, the simulated merchant, dirty data and faults."""
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+# Documented local-only credentials: they open nothing but the sandbox.
+SANDBOX_APP_KEY = "qeasy-sandbox-app-key"
+SANDBOX_APP_SECRET = "qeasy-sandbox-app-secret"
+SANDBOX_ACCESS_TOKEN = "qeasy-sandbox-access-token"
+SANDBOX_REFRESH_TOKEN = "qeasy-sandbox-refresh-token"
+
+
+@dataclass(frozen=True)
+class DirtyRates:
+    """How often the merchant's records carry the defects real ERPs produce (0 switches one off)."""
+
+    negative_qty: float = 0.002  # order/after-sale lines and inventory rows with qty < 0
+    unknown_status: float = 0.002  # orders and after-sales whose status is outside the vocabulary
+    hidden_sku: float = 0.01  # SKUs absent from window queries, found only by `sku_ids`
+    ghost_sku: float = 0.0005  # order lines naming a SKU that exists nowhere
+    numeric_strings: float = 0.05  # rows whose numbers arrive as strings
+    null_fields: float = 0.01  # rows with empty optional fields (shop_name, so_id, confirm_date)
+    bad_values: float = 0.001  # rows with an unparseable number or time
+    missing_key: float = 0.0005  # order lines without a sku_id
+    duplicate_rows: float = 0.02  # pages that repeat the previous page's last row
+    ms_times: float = 0.1  # rows whose times carry milliseconds
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """Faults, off by default; the server swaps them at runtime (`POST /__sandbox/faults`)."""
+
+    latency_ms: float = 0.0  # added to every call
+    http_5xx: float = 0.0  # share of calls answered 500/502/503
+    http_429: float = 0.0  # share answered with a real HTTP 429
+    malformed_json: float = 0.0  # share whose body is cut short
+    slow: float = 0.0  # share answered only after `slow_seconds`
+    slow_seconds: float = 30.0
+    burst: float = 0.0  # chance per call that a burst of code 199/200 answers begins
+    burst_length: int = 5
+    page_drift: float = 0.0  # chance per window page that an already served row is modified
+
+    def updated(self, changes: dict) -> "FaultSettings":
+        """A copy with `changes` applied; unknown names raise ValueError."""
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything that defines one sandbox; the same config and clock give the same bytes."""
+
+    seed: int = 20261101
+    app_key: str = SANDBOX_APP_KEY
+    app_secret: str = SANDBOX_APP_SECRET
+    access_token: str = SANDBOX_ACCESS_TOKEN
+    refresh_token: str = SANDBOX_REFRESH_TOKEN
+    token_ttl_seconds: int = 30 * 86_400
+    per_second: int = 5
+    per_minute: int = 100
+    max_skew_seconds: int = 600
+    epoch: str = "2026-01-01"  # first Beijing day with orders
+    clock: str | None = None  # None: the wall clock; else a pinned Beijing time
+    orders_per_hour: float = 2000.0
+    profile: str = "daily"  # "daily" rhythm or "peak" (flat, use with 50_000 orders/hour)
+    skus: int = 2000
+    shops: int = 10
+    dirty: DirtyRates = field(default_factory=DirtyRates)
+    faults: FaultSettings = field(default_factory=FaultSettings)
+
+    def __post_init__(self) -> None:
+        if self.profile not in ("daily", "peak"):
+            raise ValueError(f"profile must be 'daily' or 'peak', not {self.profile!r}")
+        if self.per_second < 1 or self.per_minute < 1:
+            raise ValueError("rate limits must be at least 1")
+
+    def public(self) -> dict:
+        """The settings without the secrets, for the introspection endpoint."""
+        data = asdict(self)
+        for secret in ("app_secret", "access_token", "refresh_token"):
+            data.pop(secret)
+        return data

@@ -1,0 +1,60 @@
+"""Switchable transport faults: latency, HTTP errors, slow and cut-short answers, throttle bursts."""
+
+import random
+import threading
+from dataclasses import dataclass
+
+from qeasy.sandbox.config import FaultSettings
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the fault layer does to one call before and after the API answers it."""
+
+    delay: float = 0.0  # seconds to wait before answering
+    http_status: int | None = None  # answer with this HTTP error instead
+    code: int | None = None  # answer with this business error code instead (burst of 199/200)
+    truncate: bool = False  # cut the body short
+
+
+class Faults:
+    """Draws each call's fault from the current settings with a seeded generator."""
+
+    def __init__(self, settings: FaultSettings, seed: int) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        self._burst_left = 0
+        self._burst_code = 199
+        self.settings = settings
+
+    def update(self, changes: dict) -> FaultSettings:
+        with self._lock:
+            self.settings = self.settings.updated(changes)
+            self._burst_left = 0
+            return self.settings
+
+    def draw(self) -> Verdict:
+        with self._lock:
+            s, r = self.settings, self._random
+            delay = s.latency_ms / 1000
+            if s.slow and r.random() < s.slow:
+                delay += s.slow_seconds
+            if s.http_5xx and r.random() < s.http_5xx:
+                return Verdict(delay, http_status=r.choice((500, 502, 503)))
+            if s.http_429 and r.random() < s.http_429:
+                return Verdict(delay, http_status=429)
+            if self._burst_left == 0 and s.burst and r.random() < s.burst:
+                self._burst_left = max(1, s.burst_length)
+                self._burst_code = r.choice((199, 200))
+            if self._burst_left:
+                self._burst_left -= 1
+                return Verdict(delay, code=self._burst_code)
+            return Verdict(delay, truncate=bool(s.malformed_json) and r.random() < s.malformed_json)
+
+    def drift(self) -> float | None:
+        """A uniform number choosing the row to modify, or None when no drift happens now."""
+        with self._lock:
+            s = self.settings
+            if s.page_drift and self._random.random() < s.page_drift:
+                return self._random.random()
+            return None

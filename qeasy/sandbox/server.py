@@ -1,0 +1,172 @@
+"""The sandbox's HTTP server: the open API on its real paths, introspection under `/__sandbox/`."""
+
+import json
+import threading
+from dataclasses import asdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.erp.times import parse_bj
+from qeasy.sandbox.api import OpenApi
+from qeasy.sandbox.clock import SimClock
+from qeasy.sandbox.config import SandboxConfig
+from qeasy.sandbox.merchant import Merchant, UnknownRecord
+
+ADMIN = "/__sandbox/"
+
+
+class SandboxServer:
+    """A running sandbox. `start()` serves in a background thread; `serve_forever()` in this one."""
+
+    def __init__(self, config: SandboxConfig | None = None, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.config = config or SandboxConfig()
+        self.clock = SimClock(self.config.clock)
+        self.merchant = Merchant(self.config, self.clock)
+        self.api = OpenApi(self.config, self.clock, self.merchant)
+        self.httpd = _Server((host, port), _handler_for(self))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "SandboxServer":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="erp-sandbox",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> "SandboxServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- introspection -------------------------------------------------------------------
+    def admin(self, method: str, route: str, body: dict) -> object:
+        """Answer an introspection call (local only); ValueError/KeyError become HTTP 400."""
+        api, merchant = self.api, self.merchant
+        if route == "stats":
+            if method == "POST":
+                api.stats.clear()
+            return {path: asdict(s) for path, s in api.stats.items()}
+        if route == "faults":
+            if method == "POST":
+                api.faults.update(body)
+            return asdict(api.faults.settings)
+        if route == "limits":
+            if method == "POST":
+                api.limiter.set_limits(int(body["per_second"]), int(body["per_minute"]))
+            return {"per_second": api.limiter.per_second, "per_minute": api.limiter.per_minute}
+        if route == "clock":
+            if method == "POST":
+                if "pin" in body:
+                    self.clock.pin(body["pin"])
+                if "advance_seconds" in body:
+                    self.clock.advance(float(body["advance_seconds"]))
+            return {"now_ms": self.clock.now_ms(), "pinned": self.clock.pinned}
+        if route == "truth" and method == "POST":
+            dataset = _dataset(body)
+            begin = parse_bj(body["begin"]) if body.get("begin") else None
+            end = parse_bj(body["end"]) if body.get("end") else None
+            if dataset != "shop" and (begin is None or end is None):
+                raise ValueError("begin and end are required")
+            now = self.clock.now_ms()
+            if body.get("count_only"):
+                count = len(merchant.shops() if dataset == "shop" else merchant.window(dataset, begin, end, now))
+                return {"dataset": dataset, "count": count}
+            rows = merchant.truth(dataset, begin, end, now)
+            return {"dataset": dataset, "count": len(rows), "rows": rows}
+        if route == "touch" and method == "POST":
+            dataset = _dataset(body)
+            key = body["key"]
+            key = merchant.catalog.sku_index(key) if isinstance(key, str) else int(key)
+            merchant.touch(dataset, key, self.clock.now_ms())
+            return {"touched": body["key"]}
+        if route == "tokens/expire" and method == "POST":
+            api.expire_tokens()
+            return {"expired": True}
+        if route == "permissions" and method == "POST":
+            api.denied = {_dataset({"dataset": d}) for d in body.get("denied", [])}
+            return {"denied": sorted(api.denied)}
+        if route == "config":
+            return self.config.public()
+        raise KeyError(route)
+
+
+def _dataset(body: dict) -> str:
+    name = body.get("dataset")
+    if name not in ENDPOINTS:
+        raise ValueError(f"dataset must be one of {sorted(ENDPOINTS)}")
+    return name
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
+        disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms ACK stall
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            path = self.path.split("?", 1)[0]
+            if path.startswith(ADMIN):
+                self._admin("POST", path, raw)
+                return
+            form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+            status, body = sandbox.api.handle(path, form)
+            content_type = "application/json; charset=utf-8" if status == 200 else "text/html"
+            self._send(status, body, content_type)
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path.startswith(ADMIN):
+                self._admin("GET", path, b"")
+            else:
+                self._send(405, b'{"code":405,"msg":"POST only","data":null}')
+
+        def _admin(self, method: str, path: str, raw: bytes) -> None:
+            if self.client_address[0] not in ("127.0.0.1", "::1"):
+                self._send(403, b'{"error":"introspection is local only"}')
+                return
+            try:
+                body = json.loads(raw) if raw else {}
+                answer = sandbox.admin(method, path[len(ADMIN):], body)
+            except KeyError as exc:
+                self._send(404 if not raw or method == "GET" else 400,
+                           json.dumps({"error": f"unknown or missing: {exc}"}).encode())
+                return
+            except (ValueError, TypeError, UnknownRecord) as exc:
+                self._send(400, json.dumps({"error": str(exc)}, ensure_ascii=False).encode())
+                return
+            self._send(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
+
+        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass  # one line per call would drown the console at hundreds of calls a second
+
+    return Handler

@@ -1,0 +1,104 @@
+"""qeasy's configuration from the environment (a `.env` file fills in what the environment lacks).
+
+Every setting is checked at start-up; a wrong one fails with a message naming the variable.
+"""
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or wrong; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration (secrets are kept out of repr)."""
+
+    home: Path
+    clickhouse_dsn: str = field(repr=False)  # may carry a password
+    clickhouse_database: str
+    jst_base_url: str | None  # None: start and use the embedded sandbox
+    jst_app_key: str
+    jst_app_secret: str = field(repr=False)
+    jst_access_token: str = field(repr=False)
+    rate_per_second: int = 5
+    rate_per_minute: int = 100
+    feishu_webhook: str | None = field(default=None, repr=False)
+    feishu_secret: str | None = field(default=None, repr=False)
+    dingtalk_webhook: str | None = field(default=None, repr=False)
+    dingtalk_secret: str | None = field(default=None, repr=False)
+    alert_after_sale_rate: float = 0.05
+    alert_min_orders: int = 20
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.jst_base_url is None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Settings from `env` (default: the process environment after reading `.env`)."""
+    if env is None:
+        load_dotenv(Path.cwd() / ".env", override=False)  # the environment wins over .env
+        env = dict(os.environ)
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    home = Path(get("QEASY_HOME") or ".qeasy").expanduser().resolve()
+    dsn = get("QEASY_CLICKHOUSE_DSN") or f"chdb://{home / 'clickhouse'}"
+    if not re.match(r"^(chdb|https?)://\S+$", dsn):
+        raise SettingsError("QEASY_CLICKHOUSE_DSN must look like chdb:///path or http(s)://user:pass@host:port")
+    database = get("QEASY_CLICKHOUSE_DATABASE") or "qeasy"
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
+        raise SettingsError(f"QEASY_CLICKHOUSE_DATABASE must be a plain identifier, not {database!r}")
+    base_url = get("JST_BASE_URL")
+    if base_url is not None and not re.match(r"^https?://\S+$", base_url):
+        raise SettingsError("JST_BASE_URL must be an http(s):// URL (unset it to use the embedded sandbox)")
+    credentials = {}
+    for name, sandbox_value in (("JST_APP_KEY", SANDBOX_APP_KEY), ("JST_APP_SECRET", SANDBOX_APP_SECRET),
+                                ("JST_ACCESS_TOKEN", SANDBOX_ACCESS_TOKEN)):
+        value = get(name)
+        if value is None and base_url is not None:
+            raise SettingsError(f"{name} is required when JST_BASE_URL points at a real ERP")
+        credentials[name] = value or sandbox_value
+    for name in ("QEASY_FEISHU_WEBHOOK", "QEASY_DINGTALK_WEBHOOK"):
+        if get(name) and not re.match(r"^https?://\S+$", get(name)):
+            raise SettingsError(f"{name} must be an http(s):// URL")
+    return Settings(
+        home=home,
+        clickhouse_dsn=dsn,
+        clickhouse_database=database,
+        jst_base_url=base_url.rstrip("/") if base_url else None,
+        jst_app_key=credentials["JST_APP_KEY"],
+        jst_app_secret=credentials["JST_APP_SECRET"],
+        jst_access_token=credentials["JST_ACCESS_TOKEN"],
+        rate_per_second=_number(get, "QEASY_RATE_PER_SECOND", 5, int, minimum=1),
+        rate_per_minute=_number(get, "QEASY_RATE_PER_MINUTE", 100, int, minimum=1),
+        feishu_webhook=get("QEASY_FEISHU_WEBHOOK"),
+        feishu_secret=get("QEASY_FEISHU_SECRET"),
+        dingtalk_webhook=get("QEASY_DINGTALK_WEBHOOK"),
+        dingtalk_secret=get("QEASY_DINGTALK_SECRET"),
+        alert_after_sale_rate=_number(get, "QEASY_ALERT_AFTER_SALE_RATE", 0.05, float, minimum=0),
+        alert_min_orders=_number(get, "QEASY_ALERT_MIN_ORDERS", 20, int, minimum=0),
+    )
+
+
+def _number(get, name: str, default, kind, minimum):
+    text = get(name)
+    if text is None:
+        return default
+    try:
+        value = kind(text)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a {kind.__name__}, not {text!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {text!r}")
+    return value

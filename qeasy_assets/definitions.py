@@ -1,0 +1,5 @@
+"""The code location Dagster loads (`workspace.yaml`, `dagster ... -m qeasy_assets.definitions`)."""
+
+import dagster as dg
+
+defs = dg.Definitions(assets=[], resources={})

@@ -1,0 +1,1 @@
+"""Dagster ConfigurableResources: the ERP client, DuckDB staging and ClickHouse."""
