@@ -33,7 +33,9 @@ class Caller:
         return body["data"]
 
     def admin(self, route: str, body: dict | None = None) -> object:
-        response = self.http.post(f"/__sandbox/{route}", json=body or {})
+        """POST to an introspection route (GET when there is no body)."""
+        url = f"/__sandbox/{route}"
+        response = self.http.get(url) if body is None else self.http.post(url, json=body)
         response.raise_for_status()
         return response.json()
 

@@ -153,7 +153,7 @@ class Merchant:
         keys_a, times_a = _concat(keys), _concat(times)
         if not by_io_date:
             keys_a, times_a = self._overlay(dataset, keys_a, times_a, now, begin, end, code)
-        result = keys_a[np.lexsort((keys_a, times_a))]
+        result = keys_a[np.lexsort((keys_a, times_a // 1000))]  # (time to the second, id)
         until = self._next_change(dataset, scopes, now)
         with self._lock:
             self._queries[query] = (now, until, generation, result)

@@ -58,9 +58,9 @@ class SandboxServer:
     def admin(self, method: str, route: str, body: dict) -> object:
         """Answer an introspection call (local only); ValueError/KeyError become HTTP 400."""
         api, merchant = self.api, self.merchant
-        if route == "stats":
-            if method == "POST":
-                api.stats.clear()
+        if route == "stats/reset" and method == "POST":
+            api.stats.clear()
+        if route in ("stats", "stats/reset"):
             return {path: asdict(s) for path, s in api.stats.items()}
         if route == "faults":
             if method == "POST":
@@ -85,7 +85,8 @@ class SandboxServer:
                 raise ValueError("begin and end are required")
             now = self.clock.now_ms()
             if body.get("count_only"):
-                count = len(merchant.shops() if dataset == "shop" else merchant.window(dataset, begin, end, now))
+                keys = merchant.shops() if dataset == "shop" else merchant.window(dataset, begin, end, now)
+                count = len(keys)
                 return {"dataset": dataset, "count": count}
             rows = merchant.truth(dataset, begin, end, now)
             return {"dataset": dataset, "count": len(rows), "rows": rows}
