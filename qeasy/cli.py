@@ -24,8 +24,8 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8900, show_default=True, type=int)
 @click.option("--seed", default=SandboxConfig.seed, show_default=True, type=int)
-@click.option("--clock", default=None, help="Pin the merchant's clock at a Beijing time (default: the wall clock).",
-              metavar="'YYYY-MM-DD HH:MM:SS'")
+@click.option("--clock", default=None, metavar="'YYYY-MM-DD HH:MM:SS'",
+              help="Pin the merchant's clock at a Beijing time (default: the wall clock).")
 @click.option("--orders-per-hour", default=SandboxConfig.orders_per_hour, show_default=True, type=float)
 @click.option("--profile", type=click.Choice(["daily", "peak"]), default="daily", show_default=True)
 @click.option("--skus", default=SandboxConfig.skus, show_default=True, type=int)

@@ -1,6 +1,7 @@
 """Beijing time as the ERP writes it: `yyyy-MM-dd HH:mm:ss[.fff]`, UTC+8, no offset in the string."""
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 DAY_MS = 86_400_000
@@ -17,9 +18,13 @@ def parse_bj(text: str) -> int:
 
 def format_bj(ms: int, with_ms: bool = False) -> str:
     """Beijing time string of epoch milliseconds."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(BEIJING)
-    text = moment.strftime(_FORMAT)
+    text = _format_second(ms // 1000)
     return f"{text}.{ms % 1000:03d}" if with_ms else text
+
+
+@lru_cache(maxsize=65_536)
+def _format_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).astimezone(BEIJING).strftime(_FORMAT)
 
 
 def bj_day(ms: int) -> int:

@@ -15,6 +15,7 @@ SIZES = ["S", "M", "L", "XL"]
 SHOPS = [("天猫旗舰店", "天猫"), ("京东自营店", "京东"), ("抖音小店", "抖音"), ("拼多多专营店", "拼多多"),
          ("快手小店", "快手"), ("小红书店", "小红书"), ("唯品会特卖", "唯品会"), ("淘宝C店", "淘宝"),
          ("得物专营", "得物"), ("微信小店", "微信")]
+ALL = slice(None)
 CO_ID = 10_174_711
 SHOP_BASE = 16_800_001
 
@@ -74,10 +75,10 @@ class Catalog:
         return f"{COLORS[(index // 4) % len(COLORS)]};{SIZES[index % 4]}"
 
     # ---- SKU versions ----------------------------------------------------------------------
-    def sku_modified(self, now: int) -> np.ndarray:
-        """Latest edit time of every SKU at `now` (-1 where the SKU does not exist yet)."""
-        edits = (now - self.created) // self.edit_period
-        return np.where(now >= self.created, self.created + edits * self.edit_period, -1)
+    def sku_modified(self, now: int, index: int | slice = ALL) -> np.ndarray:
+        """Latest edit time of every SKU (or one) at `now` (-1 where it does not exist yet)."""
+        created, period = self.created[index], self.edit_period[index]
+        return np.where(now >= created, created + (now - created) // period * period, -1)
 
     def sku_next_change(self, now: int) -> int:
         mod = self.sku_modified(now)
@@ -89,13 +90,14 @@ class Catalog:
         return round(float(self.base_price[index]) * (1 + 0.05 * (version % 3)), 2)
 
     # ---- stock -----------------------------------------------------------------------------
-    def stock_tick(self, now: int) -> np.ndarray:
-        """Index of every SKU's latest stock tick at `now` (-1 before the first)."""
-        return np.where(now >= self.tick_phase, (now - self.tick_phase) // self.tick_period, -1)
+    def stock_tick(self, now: int, index: int | slice = ALL) -> np.ndarray:
+        """Index of every SKU's (or one's) latest stock tick at `now` (-1 before the first)."""
+        phase = self.tick_phase[index]
+        return np.where(now >= phase, (now - phase) // self.tick_period[index], -1)
 
-    def stock_modified(self, now: int) -> np.ndarray:
-        tick = self.stock_tick(now)
-        return np.where(tick >= 0, self.tick_phase + tick * self.tick_period, -1)
+    def stock_modified(self, now: int, index: int | slice = ALL) -> np.ndarray:
+        tick = self.stock_tick(now, index)
+        return np.where(tick >= 0, self.tick_phase[index] + tick * self.tick_period[index], -1)
 
     def stock_next_change(self, now: int) -> int:
         return int((self.tick_phase + (self.stock_tick(now) + 1) * self.tick_period).min())

@@ -220,9 +220,9 @@ class Merchant:
         """The record's modification time at `now`, touches included; None if not visible."""
         cat = self.catalog
         if dataset == "sku":
-            base = int(cat.sku_modified(now)[key]) if 0 <= key < cat.size else -1
+            base = int(cat.sku_modified(now, key)) if 0 <= key < cat.size else -1
         elif dataset == "inventory":
-            base = int(cat.stock_modified(now)[key]) if 0 <= key < cat.size else -1
+            base = int(cat.stock_modified(now, key)) if 0 <= key < cat.size else -1
         else:
             try:
                 day, i = self.locate(dataset, key)
@@ -250,7 +250,7 @@ class Merchant:
         if dataset == "sku":
             return self.renderer.sku(int(key), modified)
         if dataset == "inventory":
-            return self.renderer.inventory(int(key), int(self.catalog.stock_tick(now)[key]), modified)
+            return self.renderer.inventory(int(key), int(self.catalog.stock_tick(now, key)), modified)
         day, i = self.locate(dataset, int(key))
         if dataset == "sales_out":
             return self.renderer.sales_out(day, i, now, modified)

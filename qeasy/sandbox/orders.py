@@ -110,7 +110,16 @@ class OrderDay:
         self.as_bad_status = rng.random(m) < config.dirty.unknown_status
         self.as_events = np.stack([self.as_created, self.as_received, self.as_done])
         self._flows: tuple[np.ndarray, ...] | None = None
+        self._line_rows: list[tuple] | None = None
         self._serial = catalog.serial
+
+    def line(self, index: int) -> tuple[int, int, float, bool, bool]:
+        """(sku index, qty, price, is_gift, sku_id missing) of one line, as Python values."""
+        if self._line_rows is None:  # built once: numpy scalar access is slow per row
+            self._line_rows = list(zip(self.line_sku.tolist(), self.line_qty.tolist(),
+                                       self.line_price.tolist(), self.line_gift.tolist(),
+                                       self.line_no_key.tolist(), strict=True))
+        return self._line_rows[index]
 
     # ---- ids -----------------------------------------------------------------------------
     def io_id(self, i: int) -> int:

@@ -1,5 +1,7 @@
 """Rows as the open API writes them, dirty data included, for one record version."""
 
+from functools import lru_cache
+
 from qeasy.erp.times import format_bj
 from qeasy.sandbox.catalog import CATEGORIES, CO_ID, SHOP_BASE, SHOPS, Catalog
 from qeasy.sandbox.config import SandboxConfig
@@ -19,6 +21,12 @@ UNKNOWN_OUT_STATUS = "Splitting"  # not in the documented vocabulary: dirty data
 UNKNOWN_AS_STATUS = "Processing"
 
 
+@lru_cache(maxsize=65_536)
+def _draw(seed: int, tag: str, key: int) -> float:
+    """unit() memoised: one row asks the same question of its key many times."""
+    return unit(seed, tag, key)
+
+
 def version_ts(modified: int, key: int) -> int:
     """The row-version `ts`: increases with every modification; the key breaks ties."""
     return modified * 1000 + key % 1000
@@ -33,7 +41,7 @@ class Renderer:
         self.catalog = catalog
 
     def _is(self, rate: float, tag: str, key: int) -> bool:
-        return rate > 0 and unit(self.seed, tag, key) < rate
+        return rate > 0 and _draw(self.seed, tag, key) < rate
 
     def _time(self, ms: int | None, key: int) -> str | None:
         if ms is None:
@@ -48,20 +56,18 @@ class Renderer:
         return SHOP_BASE + index, name
 
     def _line(self, day: OrderDay, line: int, key: int) -> dict:
-        sku = int(day.line_sku[line])
+        sku, qty, price, gift, no_key = day.line(line)
         cat = self.catalog
-        qty = int(day.line_qty[line])
-        price = float(day.line_price[line])
         known = sku >= 0
         return {
-            "sku_id": None if day.line_no_key[line] else cat.sku_id(sku),
+            "sku_id": None if no_key else cat.sku_id(sku),
             "i_id": cat.i_id(sku) if known else None,
             "name": cat.sku_name(sku) if known else "未建档商品",
             "properties_value": cat.properties(sku) if known else None,
             "qty": str(qty) if self._is(self.dirty.numeric_strings, "numstr", key) else qty,
             "sale_price": self._number(price, key),
             "sale_amount": self._number(round(price * qty, 2), key),
-            "is_gift": bool(day.line_gift[line]),
+            "is_gift": gift,
         }
 
     def sales_out(self, day: OrderDay, i: int, now: int, modified: int) -> dict:
@@ -74,8 +80,8 @@ class Renderer:
             item = {"ioi_id": key * 10 + n + 1, "oi_id": day.o_id(i) * 10 + n + 1}
             items.append(item | self._line(day, start + n, key))
         freight = float(day.freight[i])
-        pay = round(sum(float(day.line_price[start + n]) * int(day.line_qty[start + n])
-                        for n in range(lines)) + freight, 2)
+        lines_bought = map(day.line, range(start, start + lines))
+        pay = round(sum(price * qty for _, qty, price, _, _ in lines_bought) + freight, 2)
         confirmed_at = int(day.t_confirm[i])
         io_date = confirmed_at if confirmed_at <= now else int(day.created[i])
         shop_id, shop_name = self._shop(int(day.shop[i]), key)
