@@ -3,14 +3,18 @@
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from typing import NoReturn
 
 import click
-import httpx
 
+from qeasy.erp.budget import CallBudget
+from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, RetryPolicy
 from qeasy.erp.endpoints import ENDPOINTS
-from qeasy.erp.request import ErpError, signed_form, unwrap
 from qeasy.erp.times import BEIJING
+from qeasy.runner import RunReport, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer
 from qeasy.settings import Settings, SettingsError, load_settings
 
@@ -49,7 +53,7 @@ def sandbox(host: str, port: int, seed: int, clock: str | None, orders_per_hour:
 
 @main.command()
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="First Beijing day (default: 7 days before --end).")
+              help="First Beijing day (default: 6 days before --end).")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last Beijing day, inclusive (default: yesterday).")
 def run(start: datetime | None, end: datetime | None) -> None:
@@ -59,21 +63,49 @@ def run(start: datetime | None, end: datetime | None) -> None:
     first = start.date() if start else last - timedelta(days=6)
     if first > last:
         _fail("--start must not be after --end")
-    sandbox = _start_sandbox(settings) if settings.uses_sandbox else None
-    base_url = sandbox.url if sandbox else settings.jst_base_url
-    try:
-        click.echo(f"qeasy run {first}..{last}  ERP: {'embedded sandbox at ' if sandbox else ''}{base_url}")
+    with _erp(settings) as base_url:
+        click.echo(f"qeasy run {first}..{last}  ERP {base_url}  budget "
+                   f"{settings.rate_per_second}/s {settings.rate_per_minute}/min")
         shops = _preflight(settings, base_url)
-        click.echo(f"  ERP answers with these credentials: {shops} shops")
+        click.echo(f"  credentials accepted ({shops} shops)")
         from qeasy_assets.definitions import defs
 
-        assets = list(defs.resolve_all_asset_specs())
-        click.echo(f"  assets defined: {len(assets)}")
-        if sandbox:
-            _print_sandbox_summary(sandbox, first, last)
-    finally:
-        if sandbox:
-            sandbox.stop()
+        instance = instance_for(settings.home)
+        reports = [run_job(defs, "ingest", instance, first, last), run_job(defs, "ingest_shops", instance)]
+        _print_summary(reports)
+        failed = [r.failure for r in reports if not r.success]
+        if failed:
+            _fail(failed[0], code=1)
+        if any(not passed for r in reports for s in r.steps for passed in s.checks.values()):
+            _fail("a blocking check failed: see the summary above", code=1)
+
+
+@main.command()
+def replay() -> None:
+    """Re-fetch every partition that has open dead letters (pages or windows given up on)."""
+    settings = _settings()
+    from dagster_duckdb import DuckDBResource
+
+    from qeasy.ingest.staging import open_dead_letters
+    from qeasy_assets.definitions import defs
+
+    with DuckDBResource(database=str(settings.home / "staging.duckdb")).get_connection() as conn:
+        letters = open_dead_letters(conn)
+    if not letters:
+        click.echo("no open dead letters")
+        return
+    with _erp(settings):
+        instance = instance_for(settings.home)
+        for dataset, day in letters:
+            click.echo(f"replaying {dataset} {day}")
+            if dataset == "shop":
+                report = run_job(defs, "ingest_shops", instance)
+            else:
+                day_value = date.fromisoformat(day)
+                report = run_job(defs, "ingest", instance, day_value, day_value, assets=[f"ods_{dataset}"])
+            _print_summary([report])
+            if not report.success:
+                _fail(report.failure or "the replay failed", code=1)
 
 
 @main.command()
@@ -87,7 +119,7 @@ def dev(port: int, sandbox_port: int) -> None:
     sandbox = None
     if settings.uses_sandbox:
         sandbox = _start_sandbox(settings, port=sandbox_port)
-        env["JST_BASE_URL"] = sandbox.url
+        env.update(_sandbox_env(settings, sandbox.url))
         click.echo(f"ERP sandbox at {sandbox.url}")
     try:
         subprocess.run([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
@@ -106,9 +138,10 @@ def _settings() -> Settings:
         _fail(f"configuration: {exc}")
 
 
-def _fail(reason: str) -> None:
+def _fail(reason: str, code: int = 2) -> NoReturn:
+    """One line on stderr and a non-zero exit: 2 for usage and configuration, 1 for a failed run."""
     click.echo(f"qeasy: {reason}", err=True)
-    sys.exit(2)
+    sys.exit(code)
 
 
 def _dagster_home(settings: Settings):
@@ -117,38 +150,69 @@ def _dagster_home(settings: Settings):
     return home
 
 
+@contextmanager
+def _erp(settings: Settings) -> Iterator[str]:
+    """The ERP's base URL; with no JST_BASE_URL the embedded sandbox serves while the block runs,
+    limited exactly like the configured budget."""
+    if not settings.uses_sandbox:
+        yield settings.jst_base_url
+        return
+    sandbox = _start_sandbox(settings)
+    saved = dict(os.environ)
+    os.environ.update(_sandbox_env(settings, sandbox.url))  # the Dagster definitions read them
+    try:
+        yield sandbox.url
+    finally:
+        sandbox.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
+    """The variables that point Dagster code at a running sandbox with the same budget."""
+    return {"JST_BASE_URL": url, "JST_APP_KEY": settings.jst_app_key,
+            "JST_APP_SECRET": settings.jst_app_secret,
+            "JST_ACCESS_TOKEN": settings.jst_access_token or SandboxConfig.access_token,
+            "QEASY_RATE_PER_SECOND": str(settings.rate_per_second),
+            "QEASY_RATE_PER_MINUTE": str(settings.rate_per_minute)}
+
+
 def _start_sandbox(settings: Settings, port: int = 0) -> SandboxServer:
-    """The embedded sandbox, rate-limited like the configured budget."""
-    config = SandboxConfig(per_second=settings.rate_per_second, per_minute=settings.rate_per_minute)
+    config = SandboxConfig(app_key=settings.jst_app_key, app_secret=settings.jst_app_secret,
+                           access_token=settings.jst_access_token or SandboxConfig.access_token,
+                           per_second=settings.rate_per_second, per_minute=settings.rate_per_minute,
+                           seed=settings.sandbox_seed, orders_per_hour=settings.sandbox_orders_per_hour,
+                           clock=settings.sandbox_clock)
     return SandboxServer(config, port=port).start()
 
 
 def _preflight(settings: Settings, base_url: str) -> int:
-    """One signed call (the shop list) so wrong credentials fail now with the ERP's reason."""
-    form = signed_form(settings.jst_app_key, settings.jst_app_secret, settings.jst_access_token,
-                       {"page_index": 1, "page_size": 100})
+    """One signed call (the shop list) so wrong credentials fail now, with the ERP's reason."""
+    budget = CallBudget(settings.home, settings.jst_app_key, settings.rate_per_second,
+                        settings.rate_per_minute)
+    client = ErpClient(base_url, settings.jst_app_key, settings.jst_app_secret,
+                       settings.jst_access_token or None, budget,
+                       refresh_token=settings.jst_refresh_token or None, retry=RetryPolicy(max_attempts=4))
     try:
-        response = httpx.post(base_url + ENDPOINTS["shop"].path, data=form, timeout=30)
-        response.raise_for_status()
-        data = unwrap(response.json())
-    except ErpError as exc:
-        hint = {10: "check JST_APP_KEY / JST_APP_SECRET", 100: "check JST_ACCESS_TOKEN"}.get(exc.code, "")
-        _fail(f"{exc}{'; ' + hint if hint else ''}")
-    except (httpx.HTTPError, ValueError) as exc:
-        _fail(f"the ERP at {base_url} did not answer usably: {type(exc).__name__}")
-    return len(data["datas"])
+        data = client.call(ENDPOINTS["shop"].path, {"page_index": 1, "page_size": 100}, CallStats())
+    except (ErpConfigError, ErpGaveUp) as exc:
+        _fail(str(exc))
+    finally:
+        client.close()
+    return len(data.get("datas") or [])
 
 
-def _print_sandbox_summary(sandbox: SandboxServer, first: date, last: date) -> None:
-    """How many records the ERP holds for the range (the sandbox's ground truth), per dataset."""
-    click.echo(f"  ERP records modified {first}..{last} (sandbox ground truth):")
-    for dataset, endpoint in ENDPOINTS.items():
-        if endpoint.window_days is None:
-            continue
-        answer = sandbox.admin("POST", "truth", {
-            "dataset": dataset, "begin": f"{first} 00:00:00",
-            "end": f"{last + timedelta(days=1)} 00:00:00", "count_only": True})
-        click.echo(f"    {dataset:<12} {answer['count']:>9,}")
+def _print_summary(reports: list[RunReport]) -> None:
+    click.echo(f"  {'asset':<18}{'rows':>9}{'calls':>7}{'throttled':>10}{'retries':>8}"
+               f"{'dead letters':>13}  reconciliation / checks")
+    for report in reports:
+        for step in report.steps:
+            m = step.metadata
+            failing = [name for name, passed in step.checks.items() if not passed]
+            checks = f"; failing checks: {', '.join(failing)}" if failing else ""
+            click.echo(f"  {step.asset:<18}{m.get('rows', 0):>9,}{m.get('calls', 0):>7}"
+                       f"{m.get('throttled', 0):>10}{m.get('retries', 0):>8}{m.get('dead_letters', 0):>13}"
+                       f"  {m.get('reconciliation', '')}{checks}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from qeasy.erp.times import parse_bj
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
+
+SANDBOX_RATES = (50, 3000)  # calls/second, calls/minute when the embedded sandbox is used
 
 
 class SettingsError(ValueError):
@@ -27,7 +30,8 @@ class Settings:
     jst_base_url: str | None  # None: start and use the embedded sandbox
     jst_app_key: str
     jst_app_secret: str = field(repr=False)
-    jst_access_token: str = field(repr=False)
+    jst_access_token: str = field(repr=False)  # empty: obtained with getInitToken at start-up
+    jst_refresh_token: str = field(default="", repr=False)
     rate_per_second: int = 5
     rate_per_minute: int = 100
     feishu_webhook: str | None = field(default=None, repr=False)
@@ -36,6 +40,9 @@ class Settings:
     dingtalk_secret: str | None = field(default=None, repr=False)
     alert_after_sale_rate: float = 0.05
     alert_min_orders: int = 20
+    sandbox_seed: int = 20261101
+    sandbox_orders_per_hour: float = 2000.0
+    sandbox_clock: str | None = None  # pin the embedded merchant's clock (demos, tests)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -63,12 +70,16 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if base_url is not None and not re.match(r"^https?://\S+$", base_url):
         raise SettingsError("JST_BASE_URL must be an http(s):// URL (unset it to use the embedded sandbox)")
     credentials = {}
-    for name, sandbox_value in (("JST_APP_KEY", SANDBOX_APP_KEY), ("JST_APP_SECRET", SANDBOX_APP_SECRET),
-                                ("JST_ACCESS_TOKEN", SANDBOX_ACCESS_TOKEN)):
+    for name, sandbox_value in (("JST_APP_KEY", SANDBOX_APP_KEY), ("JST_APP_SECRET", SANDBOX_APP_SECRET)):
         value = get(name)
         if value is None and base_url is not None:
             raise SettingsError(f"{name} is required when JST_BASE_URL points at a real ERP")
         credentials[name] = value or sandbox_value
+    token = get("JST_ACCESS_TOKEN") or ("" if base_url else SANDBOX_ACCESS_TOKEN)
+    # The embedded sandbox serves faster than the real API unless a budget is configured:
+    # its limits always match the budget, so qeasy never trips them.
+    rates_set = get("QEASY_RATE_PER_SECOND") or get("QEASY_RATE_PER_MINUTE")
+    default_rates = (5, 100) if base_url or rates_set else SANDBOX_RATES
     for name in ("QEASY_FEISHU_WEBHOOK", "QEASY_DINGTALK_WEBHOOK"):
         if get(name) and not re.match(r"^https?://\S+$", get(name)):
             raise SettingsError(f"{name} must be an http(s):// URL")
@@ -79,16 +90,29 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         jst_base_url=base_url.rstrip("/") if base_url else None,
         jst_app_key=credentials["JST_APP_KEY"],
         jst_app_secret=credentials["JST_APP_SECRET"],
-        jst_access_token=credentials["JST_ACCESS_TOKEN"],
-        rate_per_second=_number(get, "QEASY_RATE_PER_SECOND", 5, int, minimum=1),
-        rate_per_minute=_number(get, "QEASY_RATE_PER_MINUTE", 100, int, minimum=1),
+        jst_access_token=token,
+        jst_refresh_token=get("JST_REFRESH_TOKEN") or "",
+        rate_per_second=_number(get, "QEASY_RATE_PER_SECOND", default_rates[0], int, minimum=1),
+        rate_per_minute=_number(get, "QEASY_RATE_PER_MINUTE", default_rates[1], int, minimum=1),
         feishu_webhook=get("QEASY_FEISHU_WEBHOOK"),
         feishu_secret=get("QEASY_FEISHU_SECRET"),
         dingtalk_webhook=get("QEASY_DINGTALK_WEBHOOK"),
         dingtalk_secret=get("QEASY_DINGTALK_SECRET"),
         alert_after_sale_rate=_number(get, "QEASY_ALERT_AFTER_SALE_RATE", 0.05, float, minimum=0),
         alert_min_orders=_number(get, "QEASY_ALERT_MIN_ORDERS", 20, int, minimum=0),
+        sandbox_seed=_number(get, "QEASY_SANDBOX_SEED", 20261101, int, minimum=0),
+        sandbox_orders_per_hour=_number(get, "QEASY_SANDBOX_ORDERS_PER_HOUR", 2000.0, float, minimum=0),
+        sandbox_clock=_clock(get("QEASY_SANDBOX_CLOCK")),
     )
+
+
+def _clock(text: str | None) -> str | None:
+    if text is not None:
+        try:
+            parse_bj(text)
+        except ValueError as exc:
+            raise SettingsError(f"QEASY_SANDBOX_CLOCK must look like 2026-11-20 12:00:00, not {text!r}") from exc
+    return text
 
 
 def _number(get, name: str, default, kind, minimum):

@@ -1,5 +1,24 @@
 """The code location Dagster loads (`workspace.yaml`, `dagster ... -m qeasy_assets.definitions`)."""
 
+import warnings
+
 import dagster as dg
 
-defs = dg.Definitions(assets=[], resources={})
+from jobs import jobs
+from qeasy.settings import Settings, load_settings
+from resources import build_resources
+
+# Partitioned asset checks and backfill policies are marked preview/beta in dagster 1.13; we pin
+# the version, so the warnings only repeat on every import.
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+from qeasy_assets.ods.assets import ods_assets  # noqa: E402  (defined after the filters above)
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Everything Dagster serves, wired to the resources the settings describe."""
+    return dg.Definitions(assets=ods_assets, jobs=jobs, resources=build_resources(settings))
+
+
+defs = build_definitions(load_settings())

@@ -1,1 +1,31 @@
-"""Dagster ConfigurableResources: the ERP client, DuckDB staging and ClickHouse."""
+"""Dagster resources built from qeasy's settings: the ERP account and the DuckDB staging file."""
+
+import os
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from qeasy.settings import Settings
+from resources.jushuitan import JushuitanResource
+
+
+def _env_or(name: str, fallback: str) -> str | dg.EnvVar:
+    """EnvVar when the variable is set (Dagster then shows its name, never its value)."""
+    return dg.EnvVar(name) if os.environ.get(name) else fallback
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return {
+        "erp": JushuitanResource(
+            base_url=_env_or("JST_BASE_URL", settings.jst_base_url or ""),
+            app_key=_env_or("JST_APP_KEY", settings.jst_app_key),
+            app_secret=_env_or("JST_APP_SECRET", settings.jst_app_secret),
+            access_token=_env_or("JST_ACCESS_TOKEN", settings.jst_access_token),
+            refresh_token=_env_or("JST_REFRESH_TOKEN", settings.jst_refresh_token),
+            rate_per_second=settings.rate_per_second,
+            rate_per_minute=settings.rate_per_minute,
+            state_dir=str(settings.home),
+        ),
+        "staging": DuckDBResource(database=str(settings.home / "staging.duckdb")),
+    }

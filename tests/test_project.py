@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from qeasy.settings import SettingsError, load_settings
+from qeasy.settings import SANDBOX_RATES, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,9 @@ def test_workspace_validates_with_the_dagster_cli(tmp_path) -> None:
 def test_settings_defaults_and_errors_name_the_variable(tmp_path) -> None:
     settings = load_settings({"QEASY_HOME": str(tmp_path)})
     assert settings.uses_sandbox and settings.clickhouse_dsn == f"chdb://{tmp_path / 'clickhouse'}"
-    assert (settings.rate_per_second, settings.rate_per_minute) == (5, 100)
+    assert (settings.rate_per_second, settings.rate_per_minute) == SANDBOX_RATES  # matched by the sandbox
+    real = load_settings({"JST_BASE_URL": "https://erp.example", "JST_APP_KEY": "k", "JST_APP_SECRET": "s"})
+    assert (real.rate_per_second, real.rate_per_minute) == (5, 100)
     for env, variable in (({"QEASY_RATE_PER_SECOND": "fast"}, "QEASY_RATE_PER_SECOND"),
                           ({"QEASY_CLICKHOUSE_DSN": "mysql://x"}, "QEASY_CLICKHOUSE_DSN"),
                           ({"JST_BASE_URL": "https://openapi.jushuitan.com"}, "JST_APP_KEY")):
@@ -78,9 +80,10 @@ def _qeasy_run(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_qeasy_run_on_the_embedded_defaults(tmp_path) -> None:
-    done = _qeasy_run(tmp_path, "--start", "2026-11-14", "--end", "2026-11-20")
+    done = _qeasy_run(tmp_path, "--start", "2026-11-18", "--end", "2026-11-20",
+                      QEASY_SANDBOX_ORDERS_PER_HOUR="40", QEASY_SANDBOX_CLOCK="2026-11-21 08:00:00")
     assert done.returncode == 0, done.stderr
-    assert "10 shops" in done.stdout and "sales_out" in done.stdout
+    assert "10 shops" in done.stdout and "ods_sales_out" in done.stdout
 
 
 def test_qeasy_run_with_a_wrong_secret_fails_fast_naming_the_signature(tmp_path, fast) -> None:

@@ -11,6 +11,7 @@ class Endpoint:
     """How one dataset is read from the open API."""
 
     dataset: str
+    description: str  # one line for the people who read the asset in the UI
     path: str
     rows_key: str | None  # None: `data` itself is the array of rows
     page_size_default: int
@@ -30,6 +31,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     for e in (
         Endpoint(
             dataset="inventory",
+            description="Stock per SKU over all warehouses (库存), as last reported, by modification day.",
             path="/open/inventory/query",
             rows_key="inventorys",
             page_size_default=30,
@@ -41,6 +43,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         Endpoint(
             dataset="sales_out",
+            description="Sales-out orders (销售出库单) with item lines, by modification day.",
             path="/open/orders/out/simple/query",
             rows_key="datas",
             page_size_default=30,
@@ -52,6 +55,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         Endpoint(
             dataset="after_sale",
+            description="After-sale orders (售后单): returns, refunds, exchanges, by modification day.",
             path="/open/refund/single/query",
             rows_key="datas",
             page_size_default=30,
@@ -63,6 +67,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         Endpoint(
             dataset="sku",
+            description="SKU master data (商品资料): names, prices, categories, by modification day.",
             path="/open/sku/query",
             rows_key="datas",
             page_size_default=30,
@@ -74,6 +79,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         Endpoint(
             dataset="shop",
+            description="The merchant's shops (店铺) across platforms: the current list.",
             path="/open/shops/query",
             rows_key="datas",
             page_size_default=100,
@@ -84,6 +90,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         Endpoint(
             dataset="unique_code",
+            description="Unique-code stock flow (唯一码进出流水): serial units in and out, by creation day.",
             path="/open/webapi/wmsapi/skusn/queryinoutitemskusns",
             rows_key=None,
             page_size_default=1000,

@@ -1,0 +1,1 @@
+"""Ingestion: pulling ERP datasets day by day with no row lost and none duplicated."""

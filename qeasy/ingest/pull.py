@@ -1,0 +1,310 @@
+"""Pulling one dataset for a set of Beijing days, loss-proof against page drift.
+
+Each day is cut into slices that run concurrently within the shared call budget; how a slice is
+read depends on what the endpoint offers (the endpoint table says which):
+
+- a row-version cursor (`ts` / `start_ts`): one window call finds where the slice starts in `ts`
+  order (and gives the API's `data_count` for reconciliation); the cursor then walks on in `ts`
+  order until rows are modified after the slice. A row edited meanwhile moves to the end of the
+  `ts` order, so nothing is skipped.
+- only a time window: keyset paging on `modified`. Every call asks for page 1 of the window that
+  starts at the last second already read, so no page offset can drift. A second holding more
+  rows than a page is paged by index on its own.
+- a flat array of immutable rows (unique codes): pages by index until a short page.
+
+A slice that still fails after the client's retries becomes a dead letter; the rest goes on.
+"""
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from qeasy.erp.client import CallStats, ErpClient, ErpGaveUp
+from qeasy.erp.endpoints import Endpoint
+from qeasy.erp.times import DAY_MS, bj_day, day_start_ms, format_bj, parse_bj
+
+PROBE = 10  # rows in the window probe that starts a cursor walk
+
+
+@dataclass(frozen=True)
+class Slice:
+    day: int
+    begin: int  # epoch ms, inclusive
+    end: int  # epoch ms, inclusive: consecutive slices meet at the same instant
+
+
+@dataclass
+class DeadLetter:
+    dataset: str
+    day: int
+    begin: int
+    end: int
+    request: dict  # the business parameters of the call that failed (never credentials)
+    error: str
+
+
+@dataclass
+class SliceResult:
+    slice: Slice
+    rows: list[dict] = field(default_factory=list)
+    pages: int = 0
+    expected: int | None = None  # the API's data_count for the slice, where it reports one
+    dead: DeadLetter | None = None
+
+
+@dataclass
+class DayPull:
+    """Everything read for one day: rows (deduplicated), counts, reconciliation, dead letters."""
+
+    day: int
+    rows: list[dict]
+    pages: int
+    stats: CallStats
+    expected: int | None
+    got: int | None
+    dead: list[DeadLetter]
+
+    @property
+    def reconciled(self) -> bool | None:
+        return None if self.expected is None else self.expected == self.got
+
+
+def row_time(endpoint: Endpoint, row: dict) -> int | None:
+    """The row's own time (modified, or creation for unique codes) in epoch ms; None if unreadable."""
+    name = "create_time" if endpoint.dataset == "unique_code" else "modified"
+    value = row.get(name)
+    try:
+        return parse_bj(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def version(endpoint: Endpoint, row: dict) -> int:
+    """What orders two versions of a record: `ts` where the API has it, else the row time."""
+    if endpoint.version_field == "ts":
+        try:
+            return int(row["ts"])
+        except (KeyError, TypeError, ValueError):
+            return -1
+    return row_time(endpoint, row) or -1
+
+
+def record_key(endpoint: Endpoint, row: dict) -> str:
+    return "|".join(str(row.get(name)) for name in endpoint.primary_key)
+
+
+def latest(endpoint: Endpoint, rows: Iterable[dict]) -> dict[str, dict]:
+    """One row per record: the highest version (ties: the later `modified`)."""
+    best: dict[str, tuple[tuple[int, int], dict]] = {}
+    for row in rows:
+        key = record_key(endpoint, row)
+        rank = (version(endpoint, row), row_time(endpoint, row) or -1)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, row)
+    return {key: row for key, (_, row) in best.items()}
+
+
+def slices(days: Iterable[int], parts: int) -> list[Slice]:
+    """Each day cut into `parts` equal slices that meet at the same instant."""
+    out = []
+    for day in days:
+        start = day_start_ms(day)
+        bounds = [start + DAY_MS * k // parts for k in range(parts + 1)]
+        out += [Slice(day, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+    return out
+
+
+class Puller:
+    """Reads one endpoint through one client; `pull(days)` returns a DayPull per day."""
+
+    def __init__(self, client: ErpClient, endpoint: Endpoint, concurrency: int = 8,
+                 slices_per_day: int = 4) -> None:
+        self.client = client
+        self.endpoint = endpoint
+        self.concurrency = concurrency
+        self.slices_per_day = slices_per_day
+
+    def pull(self, days: list[int]) -> list[DayPull]:
+        endpoint = self.endpoint
+        if endpoint.window_days is None:  # shops: one listing, no window
+            return [self._gather(days[0] if days else 0, self._run([Slice(0, 0, 0)], self._listing))]
+        reader: Callable[[Slice, CallStats], SliceResult]
+        if endpoint.cursor_param:
+            reader = self._cursor
+        elif endpoint.has_next:
+            reader = self._keyset
+        else:
+            reader = self._flat
+        parts = 1 if reader == self._flat else self.slices_per_day
+        results = self._run(slices(days, parts), reader)
+        return [self._gather(day, [r for r in results if r[0].slice.day == day]) for day in days]
+
+    def _run(self, work: list[Slice], reader) -> list[tuple[SliceResult, CallStats]]:
+        def one(piece: Slice) -> tuple[SliceResult, CallStats]:
+            stats = CallStats()
+            return reader(piece, stats), stats
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            return list(pool.map(one, work))
+
+    def _gather(self, day: int, results: list[tuple[SliceResult, CallStats]]) -> DayPull:
+        """Merge a day's slices: keep rows whose own time falls on the day, latest version each."""
+        endpoint, stats = self.endpoint, CallStats()
+        rows: list[dict] = []
+        expected, got, dead = 0, 0, []
+        counted = all(r.expected is not None for r, _ in results) and bool(results)
+        for result, slice_stats in results:
+            stats.add(calls=slice_stats.calls, throttled=slice_stats.throttled,
+                      retries=slice_stats.retries, errors=slice_stats.errors)
+            stats.latencies_ms.extend(slice_stats.latencies_ms)
+            rows += result.rows
+            if result.dead:
+                dead.append(result.dead)
+            if counted:
+                s = result.slice
+                # Times without milliseconds read as the start of their second, so the slice's
+                # end second counts as outside, as the API counts it for all but exact .000 rows.
+                in_slice = [r for r in result.rows if s.begin <= (row_time(endpoint, r) or -1) < s.end]
+                expected += result.expected
+                got += len(latest(endpoint, in_slice))
+        pages = sum(r.pages for r, _ in results)
+        if endpoint.window_days is not None:
+            # A row read for this day but modified on another belongs to that day's partition;
+            # a row with an unreadable time stays here (cleansing flags it).
+            rows = [r for r in rows if (t := row_time(endpoint, r)) is None or bj_day(t) == day]
+        unique = list(latest(endpoint, rows).values())
+        return DayPull(day, unique, pages, stats, expected if counted else None,
+                       got if counted else None, dead)
+
+    # ---- readers -------------------------------------------------------------------------
+    def _window(self, begin: int, end: int) -> dict:
+        first, last = self.endpoint.window_params
+        return {first: format_bj(begin), last: format_bj(end)}
+
+    def _page(self, biz: dict, stats: CallStats, result: SliceResult) -> object:
+        data = self.client.call(self.endpoint.path, biz, stats)
+        result.pages += 1
+        return data
+
+    def _rows(self, data: object) -> list[dict]:
+        key = self.endpoint.rows_key
+        rows = data if key is None else (data or {}).get(key)
+        return list(rows or [])
+
+    def _guarded(self, piece: Slice, stats: CallStats, body) -> SliceResult:
+        """Run a reader body; a call that gives up becomes the slice's dead letter."""
+        result = SliceResult(piece)
+        request: dict = {}
+        try:
+            body(result, request)
+        except ErpGaveUp as exc:
+            result.dead = DeadLetter(self.endpoint.dataset, piece.day, piece.begin, piece.end,
+                                     dict(request), str(exc))
+        return result
+
+    def _cursor(self, piece: Slice, stats: CallStats) -> SliceResult:
+        endpoint = self.endpoint
+        size = endpoint.page_size_max
+
+        def body(result: SliceResult, request: dict) -> None:
+            # A small window probe: the API's count for the slice, and its earliest rows.
+            request.update(self._window(piece.begin, piece.end) | {"page_index": 1, "page_size": PROBE})
+            probe = self._page(request, stats, result)
+            result.expected = int(probe.get("data_count") or 0)
+            rows = self._rows(probe)
+            result.rows += rows
+            if not probe.get("has_next") or not rows:
+                return
+            # Window rows come by (second, id); `ts` follows the exact time. Every row not yet
+            # seen is at or after the probe's last second, so once the probe spans two seconds
+            # its smallest `ts` is a safe start. Otherwise read that crowded second whole first.
+            if len({(row_time(endpoint, r) or 0) // 1000 for r in rows}) < 2:
+                second = (row_time(endpoint, rows[0]) or piece.begin) // 1000 * 1000
+                rows = self._whole_second(second, stats, result, request)
+            start = min(version(endpoint, r) for r in rows)
+            page = 1
+            while True:
+                request.clear()
+                request.update({endpoint.cursor_param: start, "page_index": page, "page_size": size,
+                                "is_get_total": "false"})
+                data = self._page(request, stats, result)
+                rows = self._rows(data)
+                inside = [r for r in rows if (row_time(endpoint, r) or piece.begin) <= piece.end]
+                result.rows += inside
+                if len(inside) < len(rows) or not data.get("has_next") or not rows:
+                    return
+                top = max(version(endpoint, r) for r in rows)
+                start, page = (start, page + 1) if top == start else (top, 1)
+
+        return self._guarded(piece, stats, body)
+
+    def _whole_second(self, second: int, stats: CallStats, result: SliceResult, request: dict) -> list[dict]:
+        """Every row of one second, paged by index (a one-second window barely drifts)."""
+        size, page, rows = self.endpoint.page_size_max, 1, []
+        while True:
+            request.clear()
+            request.update(self._window(second, second + 1000) | {"page_index": page, "page_size": size})
+            data = self._page(request, stats, result)
+            rows += self._rows(data)
+            if not data.get("has_next"):
+                result.rows += rows
+                return rows
+            page += 1
+
+    def _keyset(self, piece: Slice, stats: CallStats) -> SliceResult:
+        endpoint = self.endpoint
+        size = endpoint.page_size_max
+
+        def body(result: SliceResult, request: dict) -> None:
+            low = piece.begin
+            while True:
+                request.clear()
+                request.update(self._window(low, piece.end) | {"page_index": 1, "page_size": size})
+                data = self._page(request, stats, result)
+                if result.expected is None:
+                    result.expected = int(data.get("data_count") or 0)
+                rows = self._rows(data)
+                result.rows += rows
+                if not data.get("has_next") or not rows:
+                    return
+                last_second = (row_time(endpoint, rows[-1]) or low) // 1000 * 1000
+                if last_second > low:
+                    low = last_second
+                    continue
+                # More rows than a page share one second: read that second alone, then go on.
+                self._whole_second(low, stats, result, request)
+                low += 1000
+
+        return self._guarded(piece, stats, body)
+
+    def _flat(self, piece: Slice, stats: CallStats) -> SliceResult:
+        size = self.endpoint.page_size_max
+
+        def body(result: SliceResult, request: dict) -> None:
+            page = 1
+            while True:
+                request.clear()
+                request.update(self._window(piece.begin, piece.end) | {"page_index": page, "page_size": size})
+                rows = self._rows(self._page(request, stats, result))
+                result.rows += rows
+                if len(rows) < size:
+                    return
+                page += 1
+
+        return self._guarded(piece, stats, body)
+
+    def _listing(self, piece: Slice, stats: CallStats) -> SliceResult:
+        size = self.endpoint.page_size_max
+
+        def body(result: SliceResult, request: dict) -> None:
+            page = 1
+            while True:
+                request.clear()
+                request.update({"page_index": page, "page_size": size})
+                data = self._page(request, stats, result)
+                result.rows += self._rows(data)
+                if not data.get("has_next"):
+                    return
+                page += 1
+
+        return self._guarded(piece, stats, body)

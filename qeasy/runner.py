@@ -1,0 +1,69 @@
+"""Running the Dagster jobs in this process for the `qeasy` command, on a persistent instance."""
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def instance_for(home: Path) -> dg.DagsterInstance:
+    """The Dagster instance in DAGSTER_HOME, or in $QEASY_HOME/dagster when that is unset, so that
+    runs made from the command line show in the UI."""
+    if not os.environ.get("DAGSTER_HOME"):
+        dagster_home = home / "dagster"
+        dagster_home.mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(dagster_home)
+    return dg.DagsterInstance.get()
+
+
+@dataclass
+class StepReport:
+    asset: str
+    metadata: dict
+    checks: dict[str, bool]
+
+
+@dataclass
+class RunReport:
+    success: bool
+    steps: list[StepReport]
+    failure: str | None
+
+
+def run_job(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, first: date | None = None,
+            last: date | None = None, assets: list[str] | None = None) -> RunReport:
+    """Execute one job (over a Beijing day range when it is partitioned) and summarise it."""
+    tags = {RANGE_START: str(first), RANGE_END: str(last)} if first else {}
+    selection = [dg.AssetKey(name) for name in assets] if assets else None
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary says the rest
+    result = defs.resolve_job_def(job).execute_in_process(run_config=quiet, instance=instance, tags=tags,
+                                                          raise_on_error=False, asset_selection=selection)
+    checks: dict[str, dict[str, bool]] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        asset_checks = checks.setdefault(evaluation.asset_key.to_user_string(), {})
+        asset_checks[evaluation.check_name] = evaluation.passed
+    steps, seen = [], set()
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        name = materialization.asset_key.to_user_string()
+        if name in seen:  # one event per partition of a range; the figures are the run's
+            continue
+        seen.add(name)
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        steps.append(StepReport(name, metadata, checks.get(name, {})))
+    return RunReport(result.success, steps, None if result.success else _failure(result))
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    """The innermost message of the first failed step: the cause a person can act on."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None:
+                error = error.cause
+            return error.message.strip().splitlines()[-1] if error.message else "a step failed"
+    return "the run failed"
