@@ -1,12 +1,15 @@
 """The open API's protocol over the merchant: authentication, limits, parameters, paging, envelope."""
 
+import hashlib
 import json
+import logging
 import math
-import secrets
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+
+import numpy as np
 
 from qeasy.erp.endpoints import BY_PATH, TOKEN_PATHS, Endpoint
 from qeasy.erp.signing import sign
@@ -30,6 +33,13 @@ MESSAGES = {
     200: "请求过于频繁，超过每分钟100次 (over the per-minute limit)",
 }
 SYSTEM_FIELDS = ("app_key", "timestamp", "charset", "sign")
+KNOWN_PATHS = frozenset(BY_PATH) | frozenset(TOKEN_PATHS.values())
+UNKNOWN_PATH = "unknown"  # every other path counts here: a scanner must not grow the stats table
+INT_ID_PARAMS = frozenset({"io_ids", "o_ids", "as_ids"})  # ids the API reads as int64
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INTERNAL_ERROR = b"<html><body>Internal Server Error</body></html>"
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -63,6 +73,7 @@ class OpenApi:
         self._lock = threading.Lock()
         self._tokens = {config.access_token: time.time() + config.token_ttl_seconds}
         self._refresh_tokens = {config.refresh_token}
+        self._issued = 0  # tokens handed out so far: with the seed, it fixes the next token's bytes
         self.stats: dict[str, CallStats] = defaultdict(CallStats)
 
     # ---- entry point -----------------------------------------------------------------------
@@ -71,9 +82,7 @@ class OpenApi:
         verdict = self.faults.draw()
         if verdict.delay:
             time.sleep(verdict.delay)
-        stats = self.stats[path]
-        with self._lock:
-            stats.calls += 1
+        stats = self._stats_for(path)
         if verdict.http_status:
             self._count(stats, throttled=verdict.http_status == 429, error=verdict.http_status != 429)
             return verdict.http_status, b"<html><body>Service Unavailable</body></html>"
@@ -86,11 +95,31 @@ class OpenApi:
         except ApiError as exc:
             body = _envelope(exc.code, f"{MESSAGES.get(exc.code, '错误')} {exc.detail}".strip(), None)
             self._count(stats, throttled=exc.code in (199, 200), error=exc.code not in (199, 200))
+        except Exception:  # a bug in the sandbox costs one answer, never the client's connection
+            log.exception("sandbox failed to answer %s", path)
+            self._count(stats, error=True)
+            return 500, INTERNAL_ERROR
         if verdict.truncate:
             with self._lock:
                 stats.errors += 1
             return 200, body[: max(1, len(body) // 2)]
         return 200, body
+
+    def _stats_for(self, path: str) -> CallStats:
+        """The path's statistics, with this call counted."""
+        with self._lock:
+            stats = self.stats[path if path in KNOWN_PATHS else UNKNOWN_PATH]
+            stats.calls += 1
+            return stats
+
+    def stats_snapshot(self) -> dict[str, dict]:
+        """Statistics per path, read under the lock that calls update them with."""
+        with self._lock:
+            return {path: asdict(s) for path, s in self.stats.items()}
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.stats.clear()
 
     def _count(self, stats: CallStats, rows: int = 0, throttled: bool = False,
                error: bool = False) -> None:
@@ -112,7 +141,7 @@ class OpenApi:
             raise ApiError(10)
         try:
             skew = abs(time.time() - int(form["timestamp"]))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: too large for a float
             raise ApiError(140, "timestamp") from exc
         if skew > self.config.max_skew_seconds:
             raise ApiError(180)
@@ -127,7 +156,7 @@ class OpenApi:
             raise ApiError(190)
         try:
             biz = json.loads(form.get("biz") or "{}")
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
             raise ApiError(140, "biz is not JSON") from exc
         if not isinstance(biz, dict):
             raise ApiError(140, "biz must be a JSON object")
@@ -142,12 +171,19 @@ class OpenApi:
                 raise ApiError(100, "refresh_token")
         elif grant != "authorization_code" or len(form.get("code", "")) != 6:
             raise ApiError(140, "grant_type=authorization_code and a 6-character code")
-        token, refresh = secrets.token_hex(16), secrets.token_hex(16)
         with self._lock:
+            token, refresh = self._new_token(), self._new_token()
             self._tokens[token] = time.time() + self.config.token_ttl_seconds
             self._refresh_tokens.add(refresh)
         return {"access_token": token, "expires_in": self.config.token_ttl_seconds,
                 "refresh_token": refresh, "scope": "all"}
+
+    def _new_token(self) -> str:
+        """Random-looking hex fixed by the seed and the issue count (same seed, same bytes); the app
+        secret keeps it unguessable to anyone who knows only the seed. Call under the lock."""
+        self._issued += 1
+        text = f"{self.config.seed}:{self._issued}:{self.config.app_secret}"
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
     def expire_tokens(self) -> None:
         """Make every access token invalid (the next business call gets code 100)."""
@@ -161,43 +197,45 @@ class OpenApi:
         if page_index < 1 or not 1 <= page_size <= endpoint.page_size_max:
             raise ApiError(140, f"page_size must be 1..{endpoint.page_size_max}")
         now = self.clock.now_ms()
-        keys, window_mode = self._select(endpoint, biz, now, page_index * page_size + 1)
+        keys, mode = self._select(endpoint, biz, now, page_index * page_size + 1)
         start = (page_index - 1) * page_size
         page_keys = [int(k) for k in keys[start:start + page_size]]
         rows = [self.merchant.render(endpoint.dataset, k, now) for k in page_keys]
         if page_index > 1 and start <= len(keys) and _dirty_page(self, endpoint, biz, page_index):
             rows.insert(0, self.merchant.render(endpoint.dataset, int(keys[start - 1]), now))
         has_next = start + page_size < len(keys)
-        if window_mode and has_next:
-            pick = self.faults.drift()
-            if pick is not None:  # an already served row changes: later rows shift up a place
-                victim = int(keys[int(pick * (start + len(page_keys)))])
-                self.merchant.touch(endpoint.dataset, victim, now)
+        if mode == "window" and has_next and self.merchant.can_touch(endpoint.dataset):
+            self._drift(endpoint, biz, page_index, keys[:start + len(page_keys)], now)
         if endpoint.rows_key is None:
             return rows, len(rows)
         data: dict = {"page_index": page_index, "page_size": page_size}
         if endpoint.has_counts:
-            counted = str(biz.get("is_get_total", "true")).lower() != "false"
+            # A cursor answer holds only the rows this page needs: there is no total to report.
+            counted = mode != "cursor" and str(biz.get("is_get_total", "true")).lower() != "false"
             data["data_count"] = len(keys) if counted else 0
             data["page_count"] = math.ceil(len(keys) / page_size) if counted else 0
         data["has_next"] = has_next
         data[endpoint.rows_key] = rows
         return data, len(rows)
 
+    def _drift(self, endpoint: Endpoint, biz: dict, page_index: int, served: np.ndarray, now: int) -> None:
+        """Maybe modify one already served row: later rows shift up a place (the page drift fault)."""
+        pick = self.faults.drift(endpoint.dataset, json.dumps(biz, sort_keys=True), page_index)
+        if pick is not None:
+            self.merchant.touch(endpoint.dataset, int(served[int(pick * len(served))]), now)
+
     def _select(self, endpoint: Endpoint, biz: dict, now: int, need: int):
-        """(sorted keys, whether this is window paging) for the request's mode."""
+        """(sorted keys, mode: "all", "ids", "cursor" or "window") for the request."""
         merchant, dataset = self.merchant, endpoint.dataset
         if dataset == "shop":
-            return merchant.shops(), False
+            return merchant.shops(), "all"
         for param, limit in endpoint.id_params.items():
             if biz.get(param) not in (None, "", []):
-                values = biz[param]
-                values = values.split(",") if isinstance(values, str) else list(values)
-                if len(values) > limit:
-                    raise ApiError(140, f"{param} takes at most {limit} ids")
-                return merchant.lookup(dataset, param, values, now), False
+                values = _id_values(param, biz[param], limit)
+                return merchant.lookup(dataset, param, values, now), "ids"
         if endpoint.cursor_param and biz.get(endpoint.cursor_param) not in (None, ""):
-            return merchant.cursor(dataset, _int(biz, endpoint.cursor_param, 0), now, need), False
+            keys = merchant.cursor(dataset, _int(biz, endpoint.cursor_param, 0), now, need)
+            return keys, "cursor"
         begin_name, end_name = endpoint.window_params
         if biz.get(begin_name) in (None, "") or biz.get(end_name) in (None, ""):
             raise ApiError(130, f"{begin_name}/{end_name}")
@@ -210,7 +248,36 @@ class OpenApi:
                                 f"{endpoint.window_days} days")
         by_io_date = dataset == "sales_out" and _int(biz, "date_type", 0) == 2
         status = biz.get("status") or None
-        return merchant.window(dataset, begin, end, now, by_io_date, status), True
+        if status is not None and not isinstance(status, str):
+            raise ApiError(140, "status must be a string")
+        return merchant.window(dataset, begin, end, now, by_io_date, status), "window"
+
+
+def _id_values(param: str, values: object, limit: int) -> list:
+    """The ids of an id-list parameter (a JSON list or a comma-separated string); else code 140."""
+    if isinstance(values, str):
+        values = [value for value in values.split(",") if value.strip()]  # "1,2," names two ids
+    elif not isinstance(values, list):
+        raise ApiError(140, f"{param} must be a list of ids")
+    if len(values) > limit:
+        raise ApiError(140, f"{param} takes at most {limit} ids")
+    if param in INT_ID_PARAMS:
+        return [_long(value, param) for value in values]
+    if any(isinstance(value, bool) or not isinstance(value, str | int) for value in values):
+        raise ApiError(140, f"{param} takes strings")
+    return values
+
+
+def _long(value: object, name: str) -> int:
+    """An int64 id: a JSON integer or a string of digits ("²" and 20-digit numbers are not)."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, bool) or not isinstance(text, str | int) or (
+            isinstance(text, str) and not (text.isascii() and text.removeprefix("-").isdigit())):
+        raise ApiError(140, f"{name} takes integer ids")
+    number = int(text)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ApiError(140, f"{name} takes integer ids")
+    return number
 
 
 def _dirty_page(api: OpenApi, endpoint: Endpoint, biz: dict, page_index: int) -> bool:
@@ -221,11 +288,15 @@ def _dirty_page(api: OpenApi, endpoint: Endpoint, biz: dict, page_index: int) ->
 
 
 def _int(biz: dict, name: str, default: int) -> int:
+    """An integer parameter (numbers as strings accepted) within int64, as the API reads it."""
     value = biz.get(name, default)
     try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: 1e999 is infinite
         raise ApiError(140, f"{name} must be an integer") from exc
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ApiError(140, f"{name} must be an integer")
+    return number
 
 
 def _envelope(code: int, msg: str, data: object) -> bytes:

@@ -61,8 +61,10 @@ class Catalog:
 
     @staticmethod
     def sku_index(sku_id: str) -> int | None:
-        if sku_id.startswith("SK") and sku_id[2:].isdigit():
-            return int(sku_id[2:])
+        digits = sku_id[2:]
+        # ASCII only: "²".isdigit() is true, yet int() refuses it.
+        if sku_id.startswith("SK") and digits.isascii() and digits.isdigit():
+            return int(digits)
         return None
 
     def i_id(self, index: int) -> str:

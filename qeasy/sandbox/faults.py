@@ -5,6 +5,7 @@ import threading
 from dataclasses import dataclass
 
 from qeasy.sandbox.config import FaultSettings
+from qeasy.sandbox.randomness import unit
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Faults:
     def __init__(self, settings: FaultSettings, seed: int) -> None:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
+        self._seed = seed
         self._burst_left = 0
         self._burst_code = 199
         self.settings = settings
@@ -51,10 +53,13 @@ class Faults:
                 return Verdict(delay, code=self._burst_code)
             return Verdict(delay, truncate=bool(s.malformed_json) and r.random() < s.malformed_json)
 
-    def drift(self) -> float | None:
-        """A uniform number choosing the row to modify, or None when no drift happens now."""
-        with self._lock:
-            s = self.settings
-            if s.page_drift and self._random.random() < s.page_drift:
-                return self._random.random()
-            return None
+    def drift(self, *request: int | str) -> float | None:
+        """A uniform number choosing the row to modify, or None when this page does not drift.
+
+        Both follow from a hash of the request (dataset, biz, page), not from the shared generator,
+        so which row moves cannot depend on how concurrent calls interleave.
+        """
+        rate = self.settings.page_drift
+        if rate and unit(self._seed, "drift", *request) < rate:
+            return unit(self._seed, "drift-row", *request)
+        return None

@@ -28,10 +28,13 @@ from qeasy.sandbox.orders import (
     OUT_STATUS,
     OrderDay,
 )
-from qeasy.sandbox.records import Renderer
+from qeasy.sandbox.records import Renderer, version_ts
 
 DAY_DATASETS = ("sales_out", "after_sale", "unique_code")
 CATALOG_DATASETS = ("sku", "inventory")
+# Unique-code flows are immutable stock movements: nothing edits them after they happen.
+TOUCHABLE = ("sales_out", "after_sale") + CATALOG_DATASETS
+STATUS_DATASETS = ("sales_out", "after_sale")  # the only datasets with a status filter
 MAX_CACHED_DAYS = 64
 MAX_CACHED_QUERIES = 256
 
@@ -53,7 +56,7 @@ class Merchant:
         self._days: OrderedDict[int, OrderDay] = OrderedDict()
         self._states: dict[tuple, tuple] = {}
         self._queries: OrderedDict[tuple, tuple] = OrderedDict()
-        self._touches: dict[str, dict[int, int]] = {name: {} for name in DAY_DATASETS + CATALOG_DATASETS}
+        self._touches: dict[str, dict[int, int]] = {name: {} for name in TOUCHABLE}
         self._generation = 0  # bumped by every touch: cached answers become stale
 
     # ---- buckets -------------------------------------------------------------------------
@@ -78,17 +81,21 @@ class Merchant:
         return range(first, min(bj_day(end), bj_day(now)) + 1)
 
     # ---- vectorised state ----------------------------------------------------------------
-    def _state(self, dataset: str, scope: int | None, now: int) -> tuple[np.ndarray, ...]:
-        """(keys, modified, alt_time, status) of the records visible at `now`, and until when."""
+    def _state(self, dataset: str, scope: int | None, now: int) -> tuple[tuple[np.ndarray, ...], int]:
+        """((keys, modified, alt_time, status) of the records visible at `now`, until when it holds).
+
+        The validity comes back with the state: another thread may replace the cached entry with
+        one computed for a later moment, whose validity says nothing about this `now`.
+        """
         cache_key = (dataset, scope)
         with self._lock:
             hit = self._states.get(cache_key)
         if hit and hit[0] <= now < hit[1]:
-            return hit[2]
+            return hit[2], hit[1]
         state, until = self._compute_state(dataset, scope, now)
         with self._lock:
             self._states[cache_key] = (now, until, state)
-        return state
+        return state, until
 
     def _compute_state(self, dataset: str, scope: int | None, now: int):
         cat = self.catalog
@@ -124,11 +131,6 @@ class Merchant:
         state = (keys[visible], mod[visible], alt[visible], status[visible])
         return state, _next(events, now)
 
-    def _next_change(self, dataset: str, scopes: Iterable[int | None], now: int) -> int:
-        with self._lock:
-            # A state evicted meanwhile counts as already stale.
-            return min((self._states.get((dataset, s), (0, now))[1] for s in scopes), default=NEVER)
-
     # ---- queries -------------------------------------------------------------------------
     def window(self, dataset: str, begin: int, end: int, now: int, by_io_date: bool = False,
                status: str | None = None) -> np.ndarray:
@@ -142,8 +144,10 @@ class Merchant:
         scopes = list(self._scopes(dataset, begin, end, now))
         keys, times = [], []
         code = self._status_code(dataset, status)
+        until = NEVER
         for scope in scopes:
-            k, mod, alt, st = self._state(dataset, scope, now)
+            (k, mod, alt, st), valid = self._state(dataset, scope, now)
+            until = min(until, valid)
             when = alt if by_io_date else mod
             pick = (when >= begin) & (when <= end)
             if code is not None:
@@ -154,7 +158,10 @@ class Merchant:
         if not by_io_date:
             keys_a, times_a = self._overlay(dataset, keys_a, times_a, now, begin, end, code)
         result = keys_a[np.lexsort((keys_a, times_a // 1000))]  # (time to the second, id)
-        until = self._next_change(dataset, scopes, now)
+        if dataset in DAY_DATASETS and (not scopes or bj_day(end) > bj_day(now)):
+            # Days not scanned yet get their first orders when they begin: the answer holds at most
+            # until the next day starts.
+            until = min(until, day_start_ms(bj_day(now) + 1))
         with self._lock:
             self._queries[query] = (now, until, generation, result)
             if len(self._queries) > MAX_CACHED_QUERIES:
@@ -164,34 +171,39 @@ class Merchant:
     def cursor(self, dataset: str, start_ts: int, now: int, need: int) -> np.ndarray:
         """Keys of records with `ts >= start_ts`, sorted by ts: at least `need` unless fewer exist."""
         start_ms = max(start_ts // 1000, day_start_ms(self.epoch_day))
+        today = bj_day(now)
         if dataset in DAY_DATASETS:
-            scopes = range(max(self.epoch_day, bj_day(start_ms) - LIFETIME_DAYS), bj_day(now) + 1)
+            scopes = range(max(self.epoch_day, bj_day(start_ms) - LIFETIME_DAYS), today + 1)
         else:
             scopes = [None]
-        keys, tss = np.empty(0, np.int64), np.empty(0, np.int64)
+        # Touched records count with their touched version, whichever day they were created on,
+        # before any early stop: a row touched to a later time no longer fills this page.
+        touched = self._touched(dataset, now)
+        touched_keys = np.array(list(touched), dtype=np.int64)
+        t_keys, t_mods = self._touched_versions(dataset, touched, now, start_ms, NEVER, None)
+        t_ts = version_ts(t_mods, t_keys)
+        keys, tss = t_keys[t_ts >= start_ts], t_ts[t_ts >= start_ts]
         boundary = NEVER
         for scope in scopes:
-            k, mod, _, _ = self._state(dataset, scope, now)
-            ts = mod * 1000 + k % 1000
-            pick = ts >= start_ts
+            (k, mod, _, _), _ = self._state(dataset, scope, now)
+            ts = version_ts(mod, k)
+            pick = (ts >= start_ts) & ~np.isin(k, touched_keys)
             keys, tss = np.concatenate([keys, k[pick]]), np.concatenate([tss, ts[pick]])
-            if scope is not None and scope < bj_day(now):
+            if scope is not None and scope < today:
                 # Orders created after this day cannot have been modified before it ends.
                 boundary = day_start_ms(scope + 1) * 1000
                 if np.count_nonzero(tss < boundary) >= need:
                     break
                 boundary = NEVER
-        keys, mods = self._overlay(dataset, keys, tss // 1000, now, start_ms, NEVER, None)
-        tss = mods * 1000 + keys % 1000
         final = tss < boundary
         keys, tss = keys[final], tss[final]
-        return keys[np.argsort(tss, kind="stable")]
+        return keys[np.lexsort((keys, tss))]
 
     def lookup(self, dataset: str, param: str, values: list, now: int) -> np.ndarray:
         """Keys of the records named by an id list (hidden SKUs included), sorted by (modified, key)."""
         found: list[int] = []
         for value in values:
-            found.extend(self._resolve(dataset, param, value))
+            found.extend(self._resolve(dataset, param, value, now))
         known = [k for k in dict.fromkeys(found) if self.modified(dataset, k, now) is not None]
         known.sort(key=lambda k: (self.modified(dataset, k, now), k))
         return np.array(known, dtype=np.int64)
@@ -200,10 +212,10 @@ class Merchant:
         return np.arange(self.config.shops)
 
     # ---- single records ------------------------------------------------------------------
-    def locate(self, dataset: str, key: int) -> tuple[OrderDay, int]:
+    def locate(self, dataset: str, key: int, now: int) -> tuple[OrderDay, int]:
         base = {"sales_out": IO_BASE, "after_sale": AS_BASE, "unique_code": 0}[dataset]
         number, index = divmod(key - base, IDS_PER_DAY)
-        if number < 0:
+        if not self._past_day(number, now):
             raise UnknownRecord(f"{dataset} has no record {key}")
         day = self.order_day(self.epoch_day + number)
         if dataset == "after_sale":
@@ -225,7 +237,7 @@ class Merchant:
             base = int(cat.stock_modified(now, key)) if 0 <= key < cat.size else -1
         else:
             try:
-                day, i = self.locate(dataset, key)
+                day, i = self.locate(dataset, key, now)
             except UnknownRecord:
                 return None
             if dataset == "unique_code":
@@ -251,7 +263,7 @@ class Merchant:
             return self.renderer.sku(int(key), modified)
         if dataset == "inventory":
             return self.renderer.inventory(int(key), int(self.catalog.stock_tick(now, key)), modified)
-        day, i = self.locate(dataset, int(key))
+        day, i = self.locate(dataset, int(key), now)
         if dataset == "sales_out":
             return self.renderer.sales_out(day, i, now, modified)
         if dataset == "after_sale":
@@ -260,13 +272,20 @@ class Merchant:
 
     def touch(self, dataset: str, key: int, now: int) -> None:
         """Modify a record now (its `modified` and `ts` move to `now`), as an ERP user edit would."""
-        if dataset not in self._touches or dataset == "unique_code":
+        if not self.can_touch(dataset):
             raise UnknownRecord(f"{dataset} records cannot be touched")
         if self.modified(dataset, key, now) is None:
             raise UnknownRecord(f"{dataset} has no visible record {key}")
         with self._lock:
-            self._touches[dataset][key] = now
+            touches = self._touches[dataset]
+            # Calls race on the wall clock: an edit seen late must not move a record back in time.
+            touches[key] = max(touches.get(key, now), now)
             self._generation += 1
+
+    @staticmethod
+    def can_touch(dataset: str) -> bool:
+        """Whether the dataset's records can be modified by `touch` (page drift needs it)."""
+        return dataset in TOUCHABLE
 
     def truth(self, dataset: str, begin: int | None, end: int | None, now: int) -> list[dict]:
         """The latest version of every record whose time lies in [begin, end] (all shops)."""
@@ -276,10 +295,21 @@ class Merchant:
     # ---- helpers -------------------------------------------------------------------------
     def _overlay(self, dataset, keys, mods, now, begin, end, code):
         """Apply touches: a touched record's time is its touch when that is later."""
-        touched = {k: t for k, t in self._touches.get(dataset, {}).items() if t <= now}
+        touched = self._touched(dataset, now)
         if not touched:
             return keys, mods
         keep = ~np.isin(keys, list(touched))
+        add_keys, add_mods = self._touched_versions(dataset, touched, now, begin, end, code)
+        return (np.concatenate([keys[keep], add_keys]), np.concatenate([mods[keep], add_mods]))
+
+    def _touched(self, dataset: str, now: int) -> dict[int, int]:
+        """The touches in effect at `now`, copied under the lock: `touch` writes concurrently."""
+        with self._lock:
+            return {k: t for k, t in self._touches.get(dataset, {}).items() if t <= now}
+
+    def _touched_versions(self, dataset: str, touched: Iterable[int], now: int, begin: int, end: int,
+                          code: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, modified) of the touched records whose time lies in [begin, end] with status `code`."""
         extra = []
         for key in touched:
             mod = self.modified(dataset, key, now)
@@ -288,10 +318,15 @@ class Merchant:
                 extra.append((key, mod))
         add_keys = np.array([k for k, _ in extra], dtype=np.int64)
         add_mods = np.array([m for _, m in extra], dtype=np.int64)
-        return (np.concatenate([keys[keep], add_keys]), np.concatenate([mods[keep], add_mods]))
+        return add_keys, add_mods
+
+    def _past_day(self, day_number: int, now: int) -> bool:
+        """Whether an id's day number names a day from the epoch to today: other days hold no
+        records, and building one far in the future would overflow (or just waste a bucket)."""
+        return 0 <= day_number <= bj_day(now) - self.epoch_day
 
     def _status_of(self, dataset: str, key: int, now: int) -> int:
-        day, i = self.locate(dataset, key)
+        day, i = self.locate(dataset, key, now)
         if dataset == "sales_out":
             return -2 if day.bad_status[i] else day.out_status_of(i, now)
         if day.as_bad_status[i]:
@@ -300,7 +335,8 @@ class Merchant:
 
     @staticmethod
     def _status_code(dataset: str, status: str | None) -> int | None:
-        if status is None:
+        """The status filter's code; None (no filter) where the dataset has no status."""
+        if status is None or dataset not in STATUS_DATASETS:
             return None
         if dataset == "sales_out":
             return OUT_STATUS.index(status) if status in OUT_STATUS else -3
@@ -308,14 +344,14 @@ class Merchant:
                  "Merged": 3}
         return names.get(status, -3)
 
-    def _resolve(self, dataset: str, param: str, value) -> list[int]:
+    def _resolve(self, dataset: str, param: str, value, now: int) -> list[int]:
         text = str(value).strip()
         if dataset in CATALOG_DATASETS:
             index = Catalog.sku_index(text)
             return [index] if index is not None and index < self.catalog.size else []
         if param == "so_ids":
             text = text[2:] if text.startswith("SO") else ""
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²".isdigit() is true, yet int() refuses it
             return []
         number = int(text)
         if dataset == "sales_out":
@@ -327,7 +363,7 @@ class Merchant:
         if param == "o_ids":
             number, base = number - O_BASE + IO_BASE, IO_BASE
         day_number = (number - base) // IDS_PER_DAY
-        if day_number < 0:
+        if not self._past_day(day_number, now):
             return []
         day = self.order_day(self.epoch_day + day_number)
         flows = day.flows()

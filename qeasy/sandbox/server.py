@@ -59,9 +59,9 @@ class SandboxServer:
         """Answer an introspection call (local only); ValueError/KeyError become HTTP 400."""
         api, merchant = self.api, self.merchant
         if route == "stats/reset" and method == "POST":
-            api.stats.clear()
+            api.reset_stats()
         if route in ("stats", "stats/reset"):
-            return {path: asdict(s) for path, s in api.stats.items()}
+            return api.stats_snapshot()
         if route == "faults":
             if method == "POST":
                 api.faults.update(body)
@@ -126,7 +126,11 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms ACK stall
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = self._content_length()
+            if length is None:
+                # Where this body ends is unknown, so the connection cannot carry another request.
+                self._send(400, b'{"error":"bad Content-Length"}', close=True)
+                return
             raw = self.rfile.read(length) if length else b""
             path = self.path.split("?", 1)[0]
             if path.startswith(ADMIN):
@@ -155,15 +159,23 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404 if not raw or method == "GET" else 400,
                            json.dumps({"error": f"unknown or missing: {exc}"}).encode())
                 return
-            except (ValueError, TypeError, UnknownRecord) as exc:
+            except (ValueError, TypeError, OverflowError, UnknownRecord) as exc:
                 self._send(400, json.dumps({"error": str(exc)}, ensure_ascii=False).encode())
                 return
             self._send(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        def _content_length(self) -> int | None:
+            """The request body's length; None when the header is not a non-negative integer."""
+            text = (self.headers.get("Content-Length") or "0").strip()
+            return int(text) if text.isascii() and text.isdigit() else None
+
+        def _send(self, status: int, body: bytes, content_type: str = "application/json",
+                  close: bool = False) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            if close:
+                self.send_header("Connection", "close")  # also makes the handler close it
             self.end_headers()
             self.wfile.write(body)
 
