@@ -111,7 +111,8 @@ def _clock(text: str | None) -> str | None:
         try:
             parse_bj(text)
         except ValueError as exc:
-            raise SettingsError(f"QEASY_SANDBOX_CLOCK must look like 2026-11-20 12:00:00, not {text!r}") from exc
+            raise SettingsError(f"QEASY_SANDBOX_CLOCK must look like 2026-11-20 12:00:00, not {text!r}") \
+                from exc
     return text
 
 

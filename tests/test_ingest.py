@@ -64,7 +64,7 @@ def test_a_failing_window_becomes_a_dead_letter_and_replay_fetches_it(make_sandb
     report = ingest(server, tmp_path, "2026-11-18", "2026-11-18", assets=["ods_after_sale"])
     assert not report.success and "complete" in report.failure  # the blocking check fails the run
     step = report.steps[0]
-    assert step.metadata["dead_letters"] == 4 and step.checks["complete"] is False
+    assert step.metadata["dead_letters"] == 1 and step.checks["complete"] is False
     caller.admin("faults", {"http_5xx": 0.0})
     with duckdb.connect(str(tmp_path / "staging.duckdb")) as conn:
         assert open_dead_letters(conn) == [("after_sale", "2026-11-18")]

@@ -63,6 +63,13 @@ class CallStats:
                 else:
                     setattr(self, name, getattr(self, name) + value)
 
+    def merge(self, other: "CallStats") -> None:
+        """Add another unit's counts and latencies to these."""
+        with self._lock:
+            for name in ("calls", "throttled", "retries", "errors"):
+                setattr(self, name, getattr(self, name) + getattr(other, name))
+            self.latencies_ms.extend(other.latencies_ms)
+
     def percentile(self, share: float) -> float | None:
         with self._lock:
             if not self.latencies_ms:

@@ -15,6 +15,7 @@ read depends on what the endpoint offers (the endpoint table says which):
 A slice that still fails after the client's retries becomes a dead letter; the rest goes on.
 """
 
+import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from qeasy.erp.client import CallStats, ErpClient, ErpGaveUp
 from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import DAY_MS, bj_day, day_start_ms, format_bj, parse_bj
 
-PROBE = 10  # rows in the window probe that starts a cursor walk
+PAGES_PER_SLICE = 10  # a slice walks this many pages; more slices keep more calls in flight
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,16 @@ class SliceResult:
     rows: list[dict] = field(default_factory=list)
     pages: int = 0
     expected: int | None = None  # the API's data_count for the slice, where it reports one
+    dead: DeadLetter | None = None
+
+
+@dataclass
+class Plan:
+    """How one day is read: in how many slices, what finding that out cost, or why it failed."""
+
+    day: int
+    parts: int
+    stats: CallStats = field(default_factory=CallStats)
     dead: DeadLetter | None = None
 
 
@@ -118,16 +129,16 @@ class Puller:
     """Reads one endpoint through one client; `pull(days)` returns a DayPull per day."""
 
     def __init__(self, client: ErpClient, endpoint: Endpoint, concurrency: int = 8,
-                 slices_per_day: int = 4) -> None:
+                 max_slices_per_day: int = 48) -> None:
         self.client = client
         self.endpoint = endpoint
         self.concurrency = concurrency
-        self.slices_per_day = slices_per_day
+        self.max_slices = max_slices_per_day
 
     def pull(self, days: list[int]) -> list[DayPull]:
         endpoint = self.endpoint
         if endpoint.window_days is None:  # shops: one listing, no window
-            return [self._gather(days[0] if days else 0, self._run([Slice(0, 0, 0)], self._listing))]
+            return [self._gather(Plan(days[0] if days else 0, 1), self._run([Slice(0, 0, 0)], self._listing))]
         reader: Callable[[Slice, CallStats], SliceResult]
         if endpoint.cursor_param:
             reader = self._cursor
@@ -135,9 +146,29 @@ class Puller:
             reader = self._keyset
         else:
             reader = self._flat
-        parts = 1 if reader == self._flat else self.slices_per_day
-        results = self._run(slices(days, parts), reader)
-        return [self._gather(day, [r for r in results if r[0].slice.day == day]) for day in days]
+        plans = [Plan(day, 1) for day in days]
+        if reader != self._flat:
+            with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+                plans = list(pool.map(self._plan, days))
+        work = [piece for plan in plans if not plan.dead for piece in slices([plan.day], plan.parts)]
+        results = self._run(work, reader)
+        return [self._gather(plan, [r for r in results if r[0].slice.day == plan.day]) for plan in plans]
+
+    def _plan(self, day: int) -> Plan:
+        """How many slices a day needs so that enough calls are in flight to use the budget: one
+        per PAGES_PER_SLICE pages the API counts for the day. If even that count cannot be had,
+        the whole day is one dead letter rather than many."""
+        plan = Plan(day, 1)
+        biz = self._window(day_start_ms(day), day_start_ms(day + 1)) | {"page_index": 1, "page_size": 1}
+        try:
+            count = int(self.client.call(self.endpoint.path, biz, plan.stats).get("data_count") or 0)
+        except ErpGaveUp as exc:
+            plan.dead = DeadLetter(self.endpoint.dataset, day, day_start_ms(day), day_start_ms(day + 1),
+                                   biz, str(exc))
+            return plan
+        pages = count / self.endpoint.page_size_max
+        plan.parts = max(1, min(self.max_slices, math.ceil(pages / PAGES_PER_SLICE)))
+        return plan
 
     def _run(self, work: list[Slice], reader) -> list[tuple[SliceResult, CallStats]]:
         def one(piece: Slice) -> tuple[SliceResult, CallStats]:
@@ -147,16 +178,16 @@ class Puller:
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
             return list(pool.map(one, work))
 
-    def _gather(self, day: int, results: list[tuple[SliceResult, CallStats]]) -> DayPull:
+    def _gather(self, plan: Plan, results: list[tuple[SliceResult, CallStats]]) -> DayPull:
         """Merge a day's slices: keep rows whose own time falls on the day, latest version each."""
-        endpoint, stats = self.endpoint, CallStats()
+        endpoint, stats, day = self.endpoint, CallStats(), plan.day
         rows: list[dict] = []
-        expected, got, dead = 0, 0, []
-        counted = all(r.expected is not None for r, _ in results) and bool(results)
+        expected, got = 0, 0
+        dead = [plan.dead] if plan.dead else []
+        counted = bool(results) and all(r.expected is not None for r, _ in results)
+        stats.merge(plan.stats)
         for result, slice_stats in results:
-            stats.add(calls=slice_stats.calls, throttled=slice_stats.throttled,
-                      retries=slice_stats.retries, errors=slice_stats.errors)
-            stats.latencies_ms.extend(slice_stats.latencies_ms)
+            stats.merge(slice_stats)
             rows += result.rows
             if result.dead:
                 dead.append(result.dead)
@@ -207,21 +238,23 @@ class Puller:
         size = endpoint.page_size_max
 
         def body(result: SliceResult, request: dict) -> None:
-            # A small window probe: the API's count for the slice, and its earliest rows.
-            request.update(self._window(piece.begin, piece.end) | {"page_index": 1, "page_size": PROBE})
+            # A window probe: the API's count for the slice, and its first page of rows.
+            request.update(self._window(piece.begin, piece.end) | {"page_index": 1, "page_size": size})
             probe = self._page(request, stats, result)
             result.expected = int(probe.get("data_count") or 0)
             rows = self._rows(probe)
             result.rows += rows
             if not probe.get("has_next") or not rows:
                 return
-            # Window rows come by (second, id); `ts` follows the exact time. Every row not yet
-            # seen is at or after the probe's last second, so once the probe spans two seconds
-            # its smallest `ts` is a safe start. Otherwise read that crowded second whole first.
-            if len({(row_time(endpoint, r) or 0) // 1000 for r in rows}) < 2:
-                second = (row_time(endpoint, rows[0]) or piece.begin) // 1000 * 1000
-                rows = self._whole_second(second, stats, result, request)
-            start = min(version(endpoint, r) for r in rows)
+            # Window rows come by (second, id) while `ts` follows the exact time. Every row not yet
+            # seen is in the probe's last second or later, so the highest `ts` of an earlier
+            # second is a safe start. A probe all in one second: read that second whole first.
+            last = (row_time(endpoint, rows[-1]) or piece.begin) // 1000
+            earlier = [version(endpoint, r) for r in rows if (row_time(endpoint, r) or 0) // 1000 < last]
+            if not earlier:
+                crowded = self._whole_second(last * 1000, stats, result, request)
+                earlier = [version(endpoint, r) for r in crowded]
+            start = max(earlier)
             page = 1
             while True:
                 request.clear()

@@ -82,7 +82,7 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
     )
     def ods_asset(context: dg.AssetExecutionContext, erp: JushuitanResource, staging: DuckDBResource):
         days = _days(context, endpoint)
-        pulls = Puller(erp.client, endpoint, erp.concurrency, erp.slices_per_day).pull(days)
+        pulls = Puller(erp.client, endpoint, erp.concurrency, erp.max_slices_per_day).pull(days)
         with staging.get_connection() as conn:
             written = store(conn, endpoint, pulls, context.run.run_id)
         metadata = _metadata(pulls, written)
