@@ -8,9 +8,6 @@ the limit, and the 199/200 answers.
 """
 
 import argparse
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,15 +20,10 @@ from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import day_of_date
 from qeasy.ingest.pull import Puller
 from qeasy.sandbox.config import SandboxConfig
+from qeasy.sandbox.process import SandboxProcess
 
 CLOCK = "2026-11-21 12:00:00"
 DAY = day_of_date(__import__("datetime").date(2026, 11, 18))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def physical_calls(seconds: float, per_second: int, per_minute: int) -> float:
@@ -42,19 +34,10 @@ def physical_calls(seconds: float, per_second: int, per_minute: int) -> float:
 
 def run_case(per_second: int, per_minute: int, orders_per_hour: float, datasets: list[str],
              latency_ms: float, days: int) -> None:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "qeasy.cli", "sandbox", "--port", str(port), "--clock", CLOCK,
-         "--orders-per-hour", str(orders_per_hour), "--per-second", str(per_second),
-         "--per-minute", str(per_minute)], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.post(url + "/__sandbox/faults", json={"latency_ms": latency_ms})
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with SandboxProcess(clock=CLOCK, orders_per_hour=orders_per_hour, per_second=per_second,
+                        per_minute=per_minute) as sandbox:
+        url = sandbox.url
+        httpx.post(url + "/__sandbox/faults", json={"latency_ms": latency_ms})
         config = SandboxConfig()
         print(f"\nbudget {per_second}/s {per_minute}/min, sandbox latency {latency_ms:.0f} ms, "
               f"{orders_per_hour:.0f} orders/hour, {days} day(s) per dataset")
@@ -76,9 +59,6 @@ def run_case(per_second: int, per_minute: int, orders_per_hour: float, datasets:
             print(f"  {dataset:<11} {rows:>7,} rows in {elapsed:6.1f} s = {rows / elapsed:7.1f} rows/s"
                   f" = {rows / elapsed / limit:5.2f} of the limit ({limit:.0f} rows/s); calls {calls},"
                   f" rows/call {rows / max(calls, 1):.1f}, 199/200 answers {throttled}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def main() -> None:

@@ -6,9 +6,6 @@ Prints one line per request kind. Figures vary with the machine; compare kinds w
 """
 
 import argparse
-import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,20 +14,15 @@ import httpx
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.request import signed_form
 from qeasy.sandbox.config import SandboxConfig
+from qeasy.sandbox.process import SandboxProcess
 
 WEEK = {"modified_begin": "2026-11-13 00:00:00", "modified_end": "2026-11-20 00:00:00"}
 KINDS = {
     "shop list (10 rows)": ("shop", {}),
     "sales-out page (50 rows)": ("sales_out", WEEK | {"page_size": 50}),
-    "inventory page (100 rows)": ("inventory", {"ts": 0, "page_size": 100}),
+    "inventory page (100 rows)": ("inventory", WEEK | {"page_size": 100}),
     "after-sale page (50 rows)": ("after_sale", WEEK | {"page_size": 50}),
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def measure(url: str, dataset: str, biz: dict, seconds: float, threads: int) -> tuple[float, int]:
@@ -41,7 +33,7 @@ def measure(url: str, dataset: str, biz: dict, seconds: float, threads: int) -> 
     deadline = time.monotonic() + seconds
 
     form = signed_form(config.app_key, config.app_secret, config.access_token, biz)
-    pages = httpx.post(url + path, data=form).json()["data"].get("page_count", 1)
+    pages = max(1, httpx.post(url + path, data=form).json()["data"].get("page_count", 1))
 
     def client(slot: int) -> None:
         with httpx.Client(base_url=url, timeout=30) as http:
@@ -68,26 +60,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per request kind")
     parser.add_argument("--threads", type=int, default=4, help="concurrent client connections")
     args = parser.parse_args()
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "qeasy.cli", "sandbox", "--port", str(port),
-                               "--clock", "2026-11-20 12:00:00", "--per-second", "1000000",
-                               "--per-minute", "100000000"], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.post(url + "/open/shops/query", data={})
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with SandboxProcess(clock="2026-11-20 12:00:00", per_second=1_000_000, per_minute=100_000_000) as sandbox:
+        url = sandbox.url
         print(f"sandbox capacity on loopback ({args.threads} client threads, {args.seconds:.0f} s each)")
         for name, (dataset, biz) in KINDS.items():
             measure(url, dataset, biz, 1.0, 1)  # warm-up: the week's data is generated once
             rate, failed = measure(url, dataset, biz, args.seconds, args.threads)
             print(f"  {name:<28} {rate:8.0f} requests/s   non-zero codes: {failed}")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

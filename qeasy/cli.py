@@ -14,8 +14,9 @@ from qeasy.erp.budget import CallBudget
 from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, RetryPolicy
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import BEIJING
-from qeasy.runner import RunReport, instance_for, run_job
+from qeasy.runner import RunReport, dagster_home, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer
+from qeasy.sandbox.process import SandboxProcess
 from qeasy.settings import Settings, SettingsError, load_settings
 
 
@@ -76,7 +77,7 @@ def run(start: datetime | None, end: datetime | None) -> None:
         failed = [r.failure for r in reports if not r.success]
         if failed:
             _fail(failed[0], code=1)
-        if any(not passed for r in reports for s in r.steps for passed in s.checks.values()):
+        if any(step.blocking_failed for report in reports for step in report.steps):
             _fail("a blocking check failed: see the summary above", code=1)
 
 
@@ -87,7 +88,6 @@ def replay() -> None:
     from dagster_duckdb import DuckDBResource
 
     from qeasy.ingest.staging import open_dead_letters
-    from qeasy_assets.definitions import defs
 
     with DuckDBResource(database=str(settings.home / "staging.duckdb")).get_connection() as conn:
         letters = open_dead_letters(conn)
@@ -95,6 +95,8 @@ def replay() -> None:
         click.echo("no open dead letters")
         return
     with _erp(settings):
+        from qeasy_assets.definitions import defs  # after _erp: it reads the ERP it points at
+
         instance = instance_for(settings.home)
         for dataset, day in letters:
             click.echo(f"replaying {dataset} {day}")
@@ -115,7 +117,7 @@ def dev(port: int, sandbox_port: int) -> None:
     """The Dagster UI on http://127.0.0.1:PORT with the sandbox running (unless JST_BASE_URL is set)."""
     settings = _settings()
     env = dict(os.environ)
-    env.setdefault("DAGSTER_HOME", str(_dagster_home(settings)))
+    env["DAGSTER_HOME"] = str(dagster_home(settings.home))
     sandbox = None
     if settings.uses_sandbox:
         sandbox = _start_sandbox(settings, port=sandbox_port)
@@ -142,12 +144,6 @@ def _fail(reason: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: 2 for usage and configuration, 1 for a failed run."""
     click.echo(f"qeasy: {reason}", err=True)
     sys.exit(code)
-
-
-def _dagster_home(settings: Settings):
-    home = settings.home / "dagster"
-    home.mkdir(parents=True, exist_ok=True)
-    return home
 
 
 @contextmanager
@@ -177,13 +173,11 @@ def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
             "QEASY_RATE_PER_MINUTE": str(settings.rate_per_minute)}
 
 
-def _start_sandbox(settings: Settings, port: int = 0) -> SandboxServer:
-    config = SandboxConfig(app_key=settings.jst_app_key, app_secret=settings.jst_app_secret,
-                           access_token=settings.jst_access_token or SandboxConfig.access_token,
-                           per_second=settings.rate_per_second, per_minute=settings.rate_per_minute,
-                           seed=settings.sandbox_seed, orders_per_hour=settings.sandbox_orders_per_hour,
-                           clock=settings.sandbox_clock)
-    return SandboxServer(config, port=port).start()
+def _start_sandbox(settings: Settings, port: int = 0) -> SandboxProcess:
+    """The embedded sandbox in a child process, limited exactly like the configured budget."""
+    return SandboxProcess(port, seed=settings.sandbox_seed, clock=settings.sandbox_clock,
+                          orders_per_hour=settings.sandbox_orders_per_hour,
+                          per_second=settings.rate_per_second, per_minute=settings.rate_per_minute).start()
 
 
 def _preflight(settings: Settings, base_url: str) -> int:

@@ -10,13 +10,21 @@ import dagster as dg
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
+def dagster_home(home: Path) -> Path:
+    """DAGSTER_HOME, or $QEASY_HOME/dagster (created, telemetry off) when that is unset."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    path = home / "dagster"
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return path
+
+
 def instance_for(home: Path) -> dg.DagsterInstance:
-    """The Dagster instance in DAGSTER_HOME, or in $QEASY_HOME/dagster when that is unset, so that
-    runs made from the command line show in the UI."""
-    if not os.environ.get("DAGSTER_HOME"):
-        dagster_home = home / "dagster"
-        dagster_home.mkdir(parents=True, exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(dagster_home)
+    """The persistent Dagster instance, so that runs made from the command line show in the UI."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home(home))
     return dg.DagsterInstance.get()
 
 
@@ -24,7 +32,8 @@ def instance_for(home: Path) -> dg.DagsterInstance:
 class StepReport:
     asset: str
     metadata: dict
-    checks: dict[str, bool]
+    checks: dict[str, bool]  # check name -> passed
+    blocking_failed: list[str]  # failed checks of ERROR severity: they block downstream steps
 
 
 @dataclass
@@ -43,9 +52,12 @@ def run_job(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, first:
     result = defs.resolve_job_def(job).execute_in_process(run_config=quiet, instance=instance, tags=tags,
                                                           raise_on_error=False, asset_selection=selection)
     checks: dict[str, dict[str, bool]] = {}
+    blocking: dict[str, list[str]] = {}
     for evaluation in result.get_asset_check_evaluations():
-        asset_checks = checks.setdefault(evaluation.asset_key.to_user_string(), {})
-        asset_checks[evaluation.check_name] = evaluation.passed
+        asset = evaluation.asset_key.to_user_string()
+        checks.setdefault(asset, {})[evaluation.check_name] = evaluation.passed
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            blocking.setdefault(asset, []).append(evaluation.check_name)
     steps, seen = [], set()
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
@@ -54,7 +66,7 @@ def run_job(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, first:
             continue
         seen.add(name)
         metadata = {key: value.value for key, value in materialization.metadata.items()}
-        steps.append(StepReport(name, metadata, checks.get(name, {})))
+        steps.append(StepReport(name, metadata, checks.get(name, {}), blocking.get(name, [])))
     return RunReport(result.success, steps, None if result.success else _failure(result))
 
 

@@ -69,13 +69,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     base_url = get("JST_BASE_URL")
     if base_url is not None and not re.match(r"^https?://\S+$", base_url):
         raise SettingsError("JST_BASE_URL must be an http(s):// URL (unset it to use the embedded sandbox)")
-    credentials = {}
-    for name, sandbox_value in (("JST_APP_KEY", SANDBOX_APP_KEY), ("JST_APP_SECRET", SANDBOX_APP_SECRET)):
-        value = get(name)
-        if value is None and base_url is not None:
-            raise SettingsError(f"{name} is required when JST_BASE_URL points at a real ERP")
-        credentials[name] = value or sandbox_value
-    token = get("JST_ACCESS_TOKEN") or ("" if base_url else SANDBOX_ACCESS_TOKEN)
+    # The embedded sandbox has its own documented credentials; JST_* describe a real account.
+    credentials = {"JST_APP_KEY": SANDBOX_APP_KEY, "JST_APP_SECRET": SANDBOX_APP_SECRET}
+    token = SANDBOX_ACCESS_TOKEN
+    if base_url is not None:
+        for name in credentials:
+            credentials[name] = get(name) or ""
+            if not credentials[name]:
+                raise SettingsError(f"{name} is required when JST_BASE_URL points at a real ERP")
+        token = get("JST_ACCESS_TOKEN") or ""
     # The embedded sandbox serves faster than the real API unless a budget is configured:
     # its limits always match the budget, so qeasy never trips them.
     rates_set = get("QEASY_RATE_PER_SECOND") or get("QEASY_RATE_PER_MINUTE")

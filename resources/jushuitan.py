@@ -20,6 +20,7 @@ class JushuitanResource(dg.ConfigurableResource):
     refresh_token: str = ""
     rate_per_second: int = 5
     rate_per_minute: int = 100
+    rate_margin_seconds: float = 0.1  # slack for the gap between our send and the ERP's arrival
     state_dir: str  # where the shared call budget lives (QEASY_HOME)
     timeout_seconds: float = 30.0
     max_attempts: int = 8
@@ -38,7 +39,8 @@ class JushuitanResource(dg.ConfigurableResource):
                                    per_second=self.rate_per_second, per_minute=self.rate_per_minute)
             self._sandbox = SandboxServer(config).start()
             base_url = self._sandbox.url
-        budget = CallBudget(Path(self.state_dir), self.app_key, self.rate_per_second, self.rate_per_minute)
+        budget = CallBudget(Path(self.state_dir), self.app_key, self.rate_per_second, self.rate_per_minute,
+                            margin_seconds=self.rate_margin_seconds)
         self._client = ErpClient(base_url, self.app_key, self.app_secret, self.access_token or None,
                                  budget, refresh_token=self.refresh_token or None,
                                  timeout=self.timeout_seconds,

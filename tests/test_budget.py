@@ -13,30 +13,36 @@ def _max_in_any_second(stamps: list[float]) -> int:
     return max(sum(1 for t in stamps[i:] if t - start < 1.0) for i, start in enumerate(stamps))
 
 
+def _recorded(budget: CallBudget) -> list[float]:
+    """The send times the budget admitted, as every process sharing it sees them."""
+    return [float(line.split()[0]) for line in budget.path.read_text().splitlines() if " c " in line]
+
+
 def test_threads_share_the_per_second_span(tmp_path) -> None:
     budget = CallBudget(tmp_path, "app", per_second=5, per_minute=1000, margin_seconds=0.0)
-    stamps: list[float] = []
 
     def caller() -> None:
         for _ in range(6):
             budget.acquire()
-            stamps.append(time.time())
 
     threads = [threading.Thread(target=caller) for _ in range(3)]
     for thread in threads:
         thread.start()
+    started = time.monotonic()
     for thread in threads:
         thread.join()
+    stamps = _recorded(budget)
     assert len(stamps) == 18 and _max_in_any_second(stamps) <= 5
+    assert time.monotonic() - started >= 3  # 18 calls at 5 a second need three full seconds
 
 
 def test_processes_share_one_budget(tmp_path) -> None:
     script = ("import sys, time; from pathlib import Path; from qeasy.erp.budget import CallBudget\n"
               "b = CallBudget(Path(sys.argv[1]), 'app', 4, 1000, margin_seconds=0.0)\n"
-              "for _ in range(6):\n    b.acquire(); print(time.time(), flush=True)\n")
-    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True)
-            for _ in range(2)]
-    stamps = [float(line) for run in runs for line in run.communicate(timeout=60)[0].split()]
+              "for _ in range(6):\n    b.acquire()\n")
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)]) for _ in range(2)]
+    assert [run.wait(timeout=60) for run in runs] == [0, 0]
+    stamps = _recorded(CallBudget(tmp_path, "app", 4, 1000))
     assert len(stamps) == 12 and _max_in_any_second(stamps) <= 4
 
 

@@ -26,13 +26,13 @@ def materialize(env: dict[str, str], home: Path, assets: list[str], first: str, 
 
 def test_two_runs_together_stay_within_the_limits(make_sandbox, tmp_path) -> None:
     # The sandbox enforces exactly the budget qeasy is configured with: 5 calls/s.
-    server, caller = make_sandbox(clock="2026-11-21 12:00:00", orders_per_hour=40.0, per_second=5,
+    server, caller = make_sandbox(clock="2026-11-21 12:00:00", orders_per_hour=120.0, per_second=5,
                                   per_minute=1000)
     env = env_for(server, tmp_path)
     # Two Dagster instances (as two deployments would be), one ERP account and one QEASY_HOME.
-    runs = [materialize(env, tmp_path, ["ods_after_sale"], "2026-11-15", "2026-11-17", instance="one"),
-            materialize(env, tmp_path, ["ods_sku", "ods_inventory"], "2026-11-15", "2026-11-17",
-                        instance="two")]
+    runs = [materialize(env, tmp_path, ["ods_sales_out"], "2026-11-17", "2026-11-17", instance="one"),
+            materialize(env, tmp_path, ["ods_after_sale", "ods_sku", "ods_inventory"], "2026-11-15",
+                        "2026-11-17", instance="two")]
     outputs = [run.communicate(timeout=600)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
     stats = caller.admin("stats")

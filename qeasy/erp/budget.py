@@ -32,6 +32,7 @@ class CallBudget:
         # The account (app key) is hashed: file names are not a place for credentials.
         digest = hashlib.sha256(account.encode()).hexdigest()[:16]
         self.path = directory / f"erp-budget-{digest}.log"
+        self._lock_path = directory / f"erp-budget-{digest}.lock"
         self.per_second = per_second
         self.per_minute = per_minute
         self.margin = margin_seconds
@@ -48,28 +49,29 @@ class CallBudget:
 
     def _try(self, priority: str) -> float:
         """Record a call and return 0, or return how long to wait before trying again."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r+") as log:
-                now = time.time()
-                minute = 60 + 10 * self.margin
-                entries = _parse(log.read(), now - minute, now - _INTERACTIVE_MEMORY)
-                per_second, per_minute = self._limits(priority, entries)
-                sent = [t for t, kind, _ in entries if kind == _CALL and t > now - minute]
-                recent = [t for t in sent if t > now - 1 - self.margin]
-                wait = 0.0
-                if len(recent) >= per_second:
-                    wait = recent[-per_second] + 1 + self.margin - now + 0.001
-                elif len(sent) >= per_minute:
-                    wait = sent[-per_minute] + minute - now + 0.001
+            now = time.time()
+            minute = 60 + 10 * self.margin
+            text = self.path.read_text() if self.path.exists() else ""
+            entries = _parse(text, now - minute, now - _INTERACTIVE_MEMORY)
+            per_second, per_minute = self._limits(priority, entries)
+            sent = [t for t, kind, _ in entries if kind == _CALL and t > now - minute]
+            recent = [t for t in sent if t > now - 1 - self.margin]
+            wait = 0.0
+            if len(recent) >= per_second:
+                wait = recent[-per_second] + 1 + self.margin - now + 0.001
+            elif len(sent) >= per_minute:
+                wait = sent[-per_minute] + minute - now + 0.001
+            if wait <= 0 or priority == INTERACTIVE:  # only interactive wishes are worth remembering
                 entries.append((now, _WISH if wait > 0 else _CALL, priority))
-                if wait > 0 and priority == BULK:
-                    entries.pop()  # only interactive wishes are worth remembering
-                log.seek(0)
-                log.truncate()
-                log.write("".join(f"{t:.6f} {kind} {who}\n" for t, kind, who in entries))
-                return wait
+            # Write aside, then rename: a process killed mid-write leaves the old log, never a
+            # half one that would make every process think the spans were empty.
+            scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
+            scratch.write_text("".join(f"{t:.6f} {kind} {who}\n" for t, kind, who in entries))
+            os.replace(scratch, self.path)
+            return wait
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
@@ -86,9 +88,12 @@ def _parse(text: str, calls_since: float, interactive_since: float) -> list[tupl
     entries = []
     for line in text.splitlines():
         parts = line.split()
+        try:
+            moment = float(parts[0])
+        except (IndexError, ValueError):
+            continue  # not ours to trust; the next write drops it
         if len(parts) != 3:
-            continue  # a line cut by a crash mid-write: the lock makes this rare, and it is harmless
-        moment = float(parts[0])
+            continue
         if moment > calls_since or (parts[2] == INTERACTIVE and moment > interactive_since):
             entries.append((moment, parts[1], parts[2]))
     return entries

@@ -89,7 +89,8 @@ class RetryPolicy:
     max_attempts: int = 8
     backoff_base: float = 0.25  # seconds; doubles per attempt
     backoff_cap: float = 8.0
-    throttle_floor: float = 1.0  # a 199/200 waits at least this long (the span must slide)
+    throttle_floor: float = 1.0  # a 199 waits at least this long (the second must slide)
+    minute_floor: float = 5.0  # a 200 waits longer: another app may be using the account's minute
 
 
 class ErpClient:
@@ -133,7 +134,8 @@ class ErpClient:
             if code in THROTTLED:
                 stats.add(throttled=1)
                 last_problem = f"throttled (code {code})"
-                self._backoff(attempt, floor=self.retry.throttle_floor)
+                floor = self.retry.minute_floor if code == 200 else self.retry.throttle_floor
+                self._backoff(attempt, floor=floor)
                 continue
             if code == 100 and not refreshed and self._refresh_token:
                 self._refresh(token, stats)
@@ -158,13 +160,16 @@ class ErpClient:
         except httpx.TimeoutException:
             stats.add(calls=1, errors=1)
             return "timed out"
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # connection, protocol or decoding trouble
             stats.add(calls=1, errors=1)
             return f"connection failed ({type(exc).__name__})"
         stats.add(calls=1, latency_ms=(time.monotonic() - started) * 1000)
         if response.status_code == 429:
             stats.add(throttled=1)
             return "HTTP 429"
+        if response.status_code in (400, 401, 403, 404, 405):
+            raise ErpConfigError(response.status_code, f"HTTP {response.status_code} from {path}: "
+                                                       "check JST_BASE_URL")
         if response.status_code != 200:
             stats.add(errors=1)
             return f"HTTP {response.status_code}"

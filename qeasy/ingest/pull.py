@@ -15,6 +15,8 @@ read depends on what the endpoint offers (the endpoint table says which):
 A slice that still fails after the client's retries becomes a dead letter; the rest goes on.
 """
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +26,7 @@ from qeasy.erp.client import CallStats, ErpClient, ErpGaveUp
 from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import DAY_MS, bj_day, day_start_ms, format_bj, parse_bj
 
+MAX_PAGES = 100_000  # a walk longer than this is a misbehaving API, not data
 PAGES_PER_SLICE = 10  # a slice walks this many pages; more slices keep more calls in flight
 
 
@@ -53,6 +56,15 @@ class SliceResult:
     dead: DeadLetter | None = None
 
 
+@dataclass(frozen=True)
+class Page:
+    """One answer, checked: its rows, whether more follow, and the API's count if it gave one."""
+
+    rows: list[dict]
+    has_next: bool
+    count: int | None
+
+
 @dataclass
 class Plan:
     """How one day is read: in how many slices, what finding that out cost, or why it failed."""
@@ -80,9 +92,7 @@ class DayPull:
         return None if self.expected is None else self.expected == self.got
 
 
-def row_time(endpoint: Endpoint, row: dict) -> int | None:
-    """The row's own time (modified, or creation for unique codes) in epoch ms; None if unreadable."""
-    name = "create_time" if endpoint.dataset == "unique_code" else "modified"
+def _time_of(row: dict, name: str) -> int | None:
     value = row.get(name)
     try:
         return parse_bj(str(value)) if value else None
@@ -90,18 +100,29 @@ def row_time(endpoint: Endpoint, row: dict) -> int | None:
         return None
 
 
+def row_time(endpoint: Endpoint, row: dict) -> int | None:
+    """The row's own time (modified, or creation for unique codes) in epoch ms; None if unreadable."""
+    return _time_of(row, "create_time" if endpoint.dataset == "unique_code" else "modified")
+
+
 def version(endpoint: Endpoint, row: dict) -> int:
-    """What orders two versions of a record: `ts` where the API has it, else the row time."""
+    """What orders two versions of a record: `ts` where the API has it, else its version time."""
     if endpoint.version_field == "ts":
         try:
             return int(row["ts"])
         except (KeyError, TypeError, ValueError):
             return -1
-    return row_time(endpoint, row) or -1
+    return _time_of(row, endpoint.version_field or "modified") or -1
 
 
 def record_key(endpoint: Endpoint, row: dict) -> str:
-    return "|".join(str(row.get(name)) for name in endpoint.primary_key)
+    """The primary key as text; a row missing part of it keys on its whole content, so that it is
+    kept (and flagged downstream) instead of merging with every other keyless row."""
+    values = [row.get(name) for name in endpoint.primary_key]
+    if any(value in (None, "") for value in values):
+        content = json.dumps(row, sort_keys=True, ensure_ascii=False)
+        return "missing-key:" + hashlib.sha256(content.encode()).hexdigest()[:16]
+    return "|".join(str(value) for value in values)
 
 
 def latest(endpoint: Endpoint, rows: Iterable[dict]) -> dict[str, dict]:
@@ -161,7 +182,7 @@ class Puller:
         plan = Plan(day, 1)
         biz = self._window(day_start_ms(day), day_start_ms(day + 1)) | {"page_index": 1, "page_size": 1}
         try:
-            count = int(self.client.call(self.endpoint.path, biz, plan.stats).get("data_count") or 0)
+            count = self._page(biz, plan.stats).count or 0
         except ErpGaveUp as exc:
             plan.dead = DeadLetter(self.endpoint.dataset, day, day_start_ms(day), day_start_ms(day + 1),
                                    biz, str(exc))
@@ -212,15 +233,27 @@ class Puller:
         first, last = self.endpoint.window_params
         return {first: format_bj(begin), last: format_bj(end)}
 
-    def _page(self, biz: dict, stats: CallStats, result: SliceResult) -> object:
+    def _page(self, biz: dict, stats: CallStats, result: SliceResult | None = None) -> Page:
+        """One call, its answer checked for shape: anything malformed is a failed call."""
         data = self.client.call(self.endpoint.path, biz, stats)
-        result.pages += 1
-        return data
-
-    def _rows(self, data: object) -> list[dict]:
+        if result is not None:
+            result.pages += 1
         key = self.endpoint.rows_key
-        rows = data if key is None else (data or {}).get(key)
-        return list(rows or [])
+        rows = data if key is None else data.get(key) if isinstance(data, dict) else None
+        if rows is None and isinstance(data, dict) and key is not None:
+            rows = []  # an empty page may leave the rows key out
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise ErpGaveUp(f"{self.endpoint.path}: malformed answer (rows are not a list of objects)")
+        count = data.get("data_count") if isinstance(data, dict) else None
+        try:
+            count = None if count in (None, "") else int(float(count))
+        except (TypeError, ValueError) as exc:
+            raise ErpGaveUp(f"{self.endpoint.path}: malformed data_count {count!r}") from exc
+        more = data.get("has_next") if isinstance(data, dict) else None
+        has_next = str(more).lower() in ("true", "1") if more is not None else False
+        if not rows:
+            has_next = False  # an empty page ends any walk, whatever it says
+        return Page(rows, has_next, count)
 
     def _guarded(self, piece: Slice, stats: CallStats, body) -> SliceResult:
         """Run a reader body; a call that gives up becomes the slice's dead letter."""
@@ -233,6 +266,12 @@ class Puller:
                                      dict(request), str(exc))
         return result
 
+    def _sorted_check(self, rows: list[dict]) -> None:
+        """Window pages must come by modification time: the readers rely on it to never skip."""
+        seconds = [(row_time(self.endpoint, r) or 0) // 1000 for r in rows]
+        if any(later < earlier for earlier, later in zip(seconds, seconds[1:], strict=False)):
+            raise ErpGaveUp(f"{self.endpoint.path}: window rows are not sorted by modification time")
+
     def _cursor(self, piece: Slice, stats: CallStats) -> SliceResult:
         endpoint = self.endpoint
         size = endpoint.page_size_max
@@ -241,48 +280,50 @@ class Puller:
             # A window probe: the API's count for the slice, and its first page of rows.
             request.update(self._window(piece.begin, piece.end) | {"page_index": 1, "page_size": size})
             probe = self._page(request, stats, result)
-            result.expected = int(probe.get("data_count") or 0)
-            rows = self._rows(probe)
-            result.rows += rows
-            if not probe.get("has_next") or not rows:
+            result.expected = probe.count
+            result.rows += probe.rows
+            if not probe.has_next:
                 return
+            self._sorted_check(probe.rows)
             # Window rows come by (second, id) while `ts` follows the exact time. Every row not yet
             # seen is in the probe's last second or later, so the highest `ts` of an earlier
             # second is a safe start. A probe all in one second: read that second whole first.
-            last = (row_time(endpoint, rows[-1]) or piece.begin) // 1000
-            earlier = [version(endpoint, r) for r in rows if (row_time(endpoint, r) or 0) // 1000 < last]
+            last = (row_time(endpoint, probe.rows[-1]) or piece.begin) // 1000
+            earlier = [version(endpoint, r) for r in probe.rows
+                       if (t := row_time(endpoint, r)) is not None and t // 1000 < last]
             if not earlier:
                 crowded = self._whole_second(last * 1000, stats, result, request)
-                earlier = [version(endpoint, r) for r in crowded]
-            start = max(earlier)
-            page = 1
-            while True:
+                earlier = [version(endpoint, r) for r in crowded] or [min(version(endpoint, r)
+                                                                         for r in probe.rows)]
+            start, page_index = max(earlier), 1
+            for _ in range(MAX_PAGES):
                 request.clear()
-                request.update({endpoint.cursor_param: start, "page_index": page, "page_size": size,
+                request.update({endpoint.cursor_param: start, "page_index": page_index, "page_size": size,
                                 "is_get_total": "false"})
-                data = self._page(request, stats, result)
-                rows = self._rows(data)
-                inside = [r for r in rows if (row_time(endpoint, r) or piece.begin) <= piece.end]
+                page = self._page(request, stats, result)
+                inside = [r for r in page.rows if (row_time(endpoint, r) or piece.begin) <= piece.end]
                 result.rows += inside
-                if len(inside) < len(rows) or not data.get("has_next") or not rows:
+                if len(inside) < len(page.rows) or not page.has_next:
                     return
-                top = max(version(endpoint, r) for r in rows)
-                start, page = (start, page + 1) if top == start else (top, 1)
+                top = max(version(endpoint, r) for r in page.rows)
+                start, page_index = (start, page_index + 1) if top <= start else (top, 1)
+            raise ErpGaveUp(f"{endpoint.path}: more than {MAX_PAGES} pages in one slice")
 
         return self._guarded(piece, stats, body)
 
     def _whole_second(self, second: int, stats: CallStats, result: SliceResult, request: dict) -> list[dict]:
         """Every row of one second, paged by index (a one-second window barely drifts)."""
-        size, page, rows = self.endpoint.page_size_max, 1, []
-        while True:
+        size, rows = self.endpoint.page_size_max, []
+        for page_index in range(1, MAX_PAGES):
             request.clear()
-            request.update(self._window(second, second + 1000) | {"page_index": page, "page_size": size})
-            data = self._page(request, stats, result)
-            rows += self._rows(data)
-            if not data.get("has_next"):
+            request.update(self._window(second, second + 1000) | {"page_index": page_index,
+                                                                  "page_size": size})
+            page = self._page(request, stats, result)
+            rows += page.rows
+            if not page.has_next:
                 result.rows += rows
                 return rows
-            page += 1
+        raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages in one second")
 
     def _keyset(self, piece: Slice, stats: CallStats) -> SliceResult:
         endpoint = self.endpoint
@@ -290,54 +331,48 @@ class Puller:
 
         def body(result: SliceResult, request: dict) -> None:
             low = piece.begin
-            while True:
+            for _ in range(MAX_PAGES):
                 request.clear()
                 request.update(self._window(low, piece.end) | {"page_index": 1, "page_size": size})
-                data = self._page(request, stats, result)
+                page = self._page(request, stats, result)
                 if result.expected is None:
-                    result.expected = int(data.get("data_count") or 0)
-                rows = self._rows(data)
-                result.rows += rows
-                if not data.get("has_next") or not rows:
+                    result.expected = page.count
+                result.rows += page.rows
+                if not page.has_next:
                     return
-                last_second = (row_time(endpoint, rows[-1]) or low) // 1000 * 1000
+                self._sorted_check(page.rows)
+                last_second = (row_time(endpoint, page.rows[-1]) or low) // 1000 * 1000
                 if last_second > low:
                     low = last_second
                     continue
                 # More rows than a page share one second: read that second alone, then go on.
                 self._whole_second(low, stats, result, request)
                 low += 1000
+            raise ErpGaveUp(f"{endpoint.path}: more than {MAX_PAGES} pages in one slice")
+
+        return self._guarded(piece, stats, body)
+
+    def _paged(self, piece: Slice, stats: CallStats, window: bool) -> SliceResult:
+        """Pages by index: the flat array of unique codes (immutable rows, a short page ends it)
+        and the shop list (no window)."""
+        size = self.endpoint.page_size_max
+
+        def body(result: SliceResult, request: dict) -> None:
+            for page_index in range(1, MAX_PAGES):
+                request.clear()
+                request.update((self._window(piece.begin, piece.end) if window else {})
+                               | {"page_index": page_index, "page_size": size})
+                page = self._page(request, stats, result)
+                result.rows += page.rows
+                done = not page.has_next if self.endpoint.has_next else len(page.rows) < size
+                if done:
+                    return
+            raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages")
 
         return self._guarded(piece, stats, body)
 
     def _flat(self, piece: Slice, stats: CallStats) -> SliceResult:
-        size = self.endpoint.page_size_max
-
-        def body(result: SliceResult, request: dict) -> None:
-            page = 1
-            while True:
-                request.clear()
-                request.update(self._window(piece.begin, piece.end) | {"page_index": page, "page_size": size})
-                rows = self._rows(self._page(request, stats, result))
-                result.rows += rows
-                if len(rows) < size:
-                    return
-                page += 1
-
-        return self._guarded(piece, stats, body)
+        return self._paged(piece, stats, window=True)
 
     def _listing(self, piece: Slice, stats: CallStats) -> SliceResult:
-        size = self.endpoint.page_size_max
-
-        def body(result: SliceResult, request: dict) -> None:
-            page = 1
-            while True:
-                request.clear()
-                request.update({"page_index": page, "page_size": size})
-                data = self._page(request, stats, result)
-                result.rows += self._rows(data)
-                if not data.get("has_next"):
-                    return
-                page += 1
-
-        return self._guarded(piece, stats, body)
+        return self._paged(piece, stats, window=False)

@@ -99,12 +99,17 @@ def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPu
     conn.register("incoming_rows", frame.to_arrow())
     conn.register("incoming_calls", calls.to_arrow())
     conn.register("incoming_letters", letters.to_arrow())
+    # A day read whole replaces what was staged for it. A day with dead letters was read only in
+    # part: it replaces just the records it read again, keeping the rest until a replay.
+    whole = [date_of_day(p.day) for p in pulls if not p.dead]
     conn.execute("BEGIN TRANSACTION")
     try:
         if endpoint.window_days is None:
-            conn.execute(f"DELETE FROM {table}")
+            conn.execute(f"DELETE FROM {table}" if whole else
+                         f"DELETE FROM {table} WHERE record_key IN (SELECT record_key FROM incoming_rows)")
         else:
-            conn.execute(f"DELETE FROM {table} WHERE partition_day IN (SELECT UNNEST(?))", [days])
+            conn.execute(f"DELETE FROM {table} WHERE partition_day IN (SELECT UNNEST(?)) OR (partition_day, "
+                         f"record_key) IN (SELECT partition_day, record_key FROM incoming_rows)", [whole])
         conn.execute(f"INSERT INTO {table} SELECT * FROM incoming_rows")
         conn.execute("UPDATE ops.dead_letters SET resolved_at = ? WHERE dataset = ? AND resolved_at IS NULL "
                      "AND partition_day IN (SELECT UNNEST(?))", [now, endpoint.dataset, days])
