@@ -76,7 +76,7 @@ def run(start: datetime | None, end: datetime | None) -> None:
         _print_summary(reports)
         failed = [r.failure for r in reports if not r.success]
         if failed:
-            _fail(failed[0], code=1)
+            _fail(f"the run failed: {failed[0]}", code=1)
         if any(step.blocking_failed for report in reports for step in report.steps):
             _fail("a blocking check failed: see the summary above", code=1)
 
@@ -202,8 +202,10 @@ def _print_summary(reports: list[RunReport]) -> None:
     for report in reports:
         for step in report.steps:
             m = step.metadata
-            failing = [name for name, passed in step.checks.items() if not passed]
-            checks = f"; failing checks: {', '.join(failing)}" if failing else ""
+            warnings = [name for name, passed in step.checks.items()
+                        if not passed and name not in step.blocking_failed]
+            checks = (f"; FAILED: {', '.join(step.blocking_failed)}" if step.blocking_failed else "") + (
+                f"; warning: {', '.join(warnings)}" if warnings else "")
             click.echo(f"  {step.asset:<18}{m.get('rows', 0):>9,}{m.get('calls', 0):>7}"
                        f"{m.get('throttled', 0):>10}{m.get('retries', 0):>8}{m.get('dead_letters', 0):>13}"
                        f"  {m.get('reconciliation', '')}{checks}")

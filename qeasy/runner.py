@@ -77,5 +77,5 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             while error.cause is not None:
                 error = error.cause
-            return error.message.strip().splitlines()[-1] if error.message else "a step failed"
+            return " ".join(error.message.split()) if error.message else "a step failed"
     return "the run failed"

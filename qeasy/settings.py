@@ -13,7 +13,7 @@ from dotenv import load_dotenv
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 
-SANDBOX_RATES = (50, 3000)  # calls/second, calls/minute when the embedded sandbox is used
+SANDBOX_RATES = (40, 2400)  # calls/second, calls/minute when the embedded sandbox is used
 
 
 class SettingsError(ValueError):

@@ -31,6 +31,11 @@ def ingest(server: SandboxServer, home: Path, first: str, last: str, assets: lis
                    date.fromisoformat(last), assets=assets)
 
 
+def ingest_shops(server: SandboxServer, home: Path) -> RunReport:
+    defs = build_definitions(load_settings(env_for(server, home)))
+    return run_job(defs, "ingest_shops", dg.DagsterInstance.ephemeral())
+
+
 def staged(home: Path, dataset: str) -> list[tuple]:
     """(partition_day, record_key, version, payload) of every staged row."""
     with duckdb.connect(str(home / "staging.duckdb"), read_only=True) as conn:

@@ -10,7 +10,7 @@ import pytest
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import parse_bj
 from qeasy.ingest.staging import open_dead_letters
-from tests.ingest_helpers import env_for, ingest, staged, staged_latest, truth
+from tests.ingest_helpers import env_for, ingest, ingest_shops, staged, staged_latest, truth
 
 FIRST, LAST = "2026-11-14", "2026-11-20"
 RANGE = ("2026-11-14 00:00:00", "2026-11-21 00:00:00")
@@ -27,6 +27,8 @@ def faulty(make_sandbox):
 def test_a_faulty_week_equals_the_ground_truth(faulty, tmp_path) -> None:
     report = ingest(faulty, tmp_path, FIRST, LAST)
     assert report.success, report.failure
+    assert ingest_shops(faulty, tmp_path).success
+    assert staged_latest(tmp_path, "shop") == truth(faulty, "shop")
     now = faulty.clock.now_ms()
     for dataset in ENDPOINTS:
         if dataset == "shop":

@@ -9,6 +9,7 @@ _OFFSET_MS = 8 * 3_600_000
 _FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+@lru_cache(maxsize=65_536)  # a row's times are read several times while it is deduplicated and staged
 def parse_bj(text: str) -> int:
     """Epoch milliseconds of a Beijing time string (milliseconds optional); ValueError if malformed."""
     text = text.strip()
