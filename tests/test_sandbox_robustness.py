@@ -331,3 +331,10 @@ def test_stats_are_read_and_cleared_under_the_lock(fast) -> None:
     assert caller.admin("stats")[ENDPOINTS["shop"].path]["calls"] == 1
     assert caller.admin("stats/reset", {}) == {}
     assert json.loads(caller.http.get("/__sandbox/stats").content) == {}
+
+
+def test_admin_bodies_of_the_wrong_shape_get_400(fast) -> None:
+    _, caller = fast
+    for body in (b"[1, 2]", b'"text"', b"[" * 100_000, b'{"dataset": "sku", "begin": 5, "end": 6}'):
+        response = caller.http.post("/__sandbox/truth", content=body)
+        assert response.status_code == 400, body[:20]

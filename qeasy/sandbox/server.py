@@ -79,8 +79,8 @@ class SandboxServer:
             return {"now_ms": self.clock.now_ms(), "pinned": self.clock.pinned}
         if route == "truth" and method == "POST":
             dataset = _dataset(body)
-            begin = parse_bj(body["begin"]) if body.get("begin") else None
-            end = parse_bj(body["end"]) if body.get("end") else None
+            begin = parse_bj(str(body["begin"])) if body.get("begin") else None
+            end = parse_bj(str(body["end"])) if body.get("end") else None
             if dataset != "shop" and (begin is None or end is None):
                 raise ValueError("begin and end are required")
             now = self.clock.now_ms()
@@ -154,12 +154,14 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 body = json.loads(raw) if raw else {}
+                if not isinstance(body, dict):
+                    raise ValueError("the body must be a JSON object")
                 answer = sandbox.admin(method, path[len(ADMIN):], body)
             except KeyError as exc:
                 self._send(404 if not raw or method == "GET" else 400,
                            json.dumps({"error": f"unknown or missing: {exc}"}).encode())
                 return
-            except (ValueError, TypeError, OverflowError, UnknownRecord) as exc:
+            except (ValueError, TypeError, OverflowError, RecursionError, UnknownRecord) as exc:
                 self._send(400, json.dumps({"error": str(exc)}, ensure_ascii=False).encode())
                 return
             self._send(200, json.dumps(answer, ensure_ascii=False).encode("utf-8"))
