@@ -1,18 +1,10 @@
-"""Building a signed form for the open API, and reading its envelope."""
+"""Building the signed form body of a business call."""
 
 import json
 import time
 from collections.abc import Mapping
 
 from qeasy.erp.signing import sign
-
-
-class ErpError(RuntimeError):
-    """The ERP answered with a non-zero business code."""
-
-    def __init__(self, code: int, msg: str) -> None:
-        super().__init__(f"ERP error {code}: {msg}")
-        self.code = code
 
 
 def signed_form(app_key: str, app_secret: str, access_token: str, biz: Mapping[str, object],
@@ -28,11 +20,3 @@ def signed_form(app_key: str, app_secret: str, access_token: str, biz: Mapping[s
     }
     form["sign"] = sign(form, app_secret)
     return form
-
-
-def unwrap(envelope: Mapping[str, object]) -> object:
-    """The envelope's `data`, or ErpError carrying its code and message."""
-    code = int(envelope.get("code", -1))
-    if code != 0:
-        raise ErpError(code, str(envelope.get("msg", "")))
-    return envelope.get("data")

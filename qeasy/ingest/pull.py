@@ -73,6 +73,7 @@ class Plan:
     parts: int
     stats: CallStats = field(default_factory=CallStats)
     dead: DeadLetter | None = None
+    whole: SliceResult | None = None  # the day, when its first page was all of it
 
 
 @dataclass
@@ -171,24 +172,29 @@ class Puller:
         if reader != self._flat:
             with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
                 plans = list(pool.map(self._plan, days))
-        work = [piece for plan in plans if not plan.dead for piece in slices([plan.day], plan.parts)]
+        work = [piece for plan in plans if not plan.dead and not plan.whole
+                for piece in slices([plan.day], plan.parts)]
         results = self._run(work, reader)
+        results += [(plan.whole, CallStats()) for plan in plans if plan.whole]
         return [self._gather(plan, [r for r in results if r[0].slice.day == plan.day]) for plan in plans]
 
     def _plan(self, day: int) -> Plan:
-        """How many slices a day needs so that enough calls are in flight to use the budget: one
-        per PAGES_PER_SLICE pages the API counts for the day. If even that count cannot be had,
-        the whole day is one dead letter rather than many."""
-        plan = Plan(day, 1)
-        biz = self._window(day_start_ms(day), day_start_ms(day + 1)) | {"page_index": 1, "page_size": 1}
+        """The first page of the day's window: if it is the only one, the day is read; otherwise
+        the API's count decides how many slices keep enough calls in flight to use the budget
+        (one per PAGES_PER_SLICE pages). If even this call fails, the whole day is one dead
+        letter rather than many."""
+        plan, whole = Plan(day, 1), Slice(day, day_start_ms(day), day_start_ms(day + 1))
+        size = self.endpoint.page_size_max
+        biz = self._window(whole.begin, whole.end) | {"page_index": 1, "page_size": size}
         try:
-            count = self._page(biz, plan.stats).count or 0
+            page = self._page(biz, plan.stats)
         except ErpGaveUp as exc:
-            plan.dead = DeadLetter(self.endpoint.dataset, day, day_start_ms(day), day_start_ms(day + 1),
-                                   biz, str(exc))
+            plan.dead = DeadLetter(self.endpoint.dataset, day, whole.begin, whole.end, biz, str(exc))
             return plan
-        pages = count / self.endpoint.page_size_max
-        plan.parts = max(1, min(self.max_slices, math.ceil(pages / PAGES_PER_SLICE)))
+        if not page.has_next:  # a quiet day: one call read it all
+            plan.whole = SliceResult(whole, rows=page.rows, pages=1, expected=page.count)
+            return plan
+        plan.parts = max(1, min(self.max_slices, math.ceil((page.count or 0) / size / PAGES_PER_SLICE)))
         return plan
 
     def _run(self, work: list[Slice], reader) -> list[tuple[SliceResult, CallStats]]:

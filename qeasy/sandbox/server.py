@@ -1,6 +1,7 @@
 """The sandbox's HTTP server: the open API on its real paths, introspection under `/__sandbox/`."""
 
 import json
+import sys
 import threading
 from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -118,6 +119,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client gave up waiting (a timeout, a slow-answer fault): nothing to report
+        super().handle_error(request, client_address)
 
 
 def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
