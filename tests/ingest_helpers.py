@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from qeasy.erp.endpoints import ENDPOINTS
-from qeasy.ingest.pull import latest
+from qeasy.ingest.rows import latest
 from qeasy.runner import RunReport, run_job
 from qeasy.sandbox import SandboxServer
 from qeasy.settings import load_settings

@@ -15,8 +15,6 @@ read depends on what the endpoint offers (the endpoint table says which):
 A slice that still fails after the client's retries becomes a dead letter; the rest goes on.
 """
 
-import hashlib
-import json
 import math
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,8 @@ from dataclasses import dataclass, field
 
 from qeasy.erp.client import CallStats, ErpClient, ErpGaveUp
 from qeasy.erp.endpoints import Endpoint
-from qeasy.erp.times import DAY_MS, bj_day, day_start_ms, format_bj, parse_bj
+from qeasy.erp.times import DAY_MS, bj_day, day_start_ms, format_bj
+from qeasy.ingest.rows import latest, row_time, version
 
 MAX_PAGES = 100_000  # a walk longer than this is a misbehaving API, not data
 PAGES_PER_SLICE = 10  # a slice walks this many pages; more slices keep more calls in flight
@@ -91,50 +90,6 @@ class DayPull:
     @property
     def reconciled(self) -> bool | None:
         return None if self.expected is None else self.expected == self.got
-
-
-def _time_of(row: dict, name: str) -> int | None:
-    value = row.get(name)
-    try:
-        return parse_bj(str(value)) if value else None
-    except ValueError:
-        return None
-
-
-def row_time(endpoint: Endpoint, row: dict) -> int | None:
-    """The row's own time (modified, or creation for unique codes) in epoch ms; None if unreadable."""
-    return _time_of(row, "create_time" if endpoint.dataset == "unique_code" else "modified")
-
-
-def version(endpoint: Endpoint, row: dict) -> int:
-    """What orders two versions of a record: `ts` where the API has it, else its version time."""
-    if endpoint.version_field == "ts":
-        try:
-            return int(row["ts"])
-        except (KeyError, TypeError, ValueError):
-            return -1
-    return _time_of(row, endpoint.version_field or "modified") or -1
-
-
-def record_key(endpoint: Endpoint, row: dict) -> str:
-    """The primary key as text; a row missing part of it keys on its whole content, so that it is
-    kept (and flagged downstream) instead of merging with every other keyless row."""
-    values = [row.get(name) for name in endpoint.primary_key]
-    if any(value in (None, "") for value in values):
-        content = json.dumps(row, sort_keys=True, ensure_ascii=False)
-        return "missing-key:" + hashlib.sha256(content.encode()).hexdigest()[:16]
-    return "|".join(str(value) for value in values)
-
-
-def latest(endpoint: Endpoint, rows: Iterable[dict]) -> dict[str, dict]:
-    """One row per record: the highest version (ties: the later `modified`)."""
-    best: dict[str, tuple[tuple[int, int], dict]] = {}
-    for row in rows:
-        key = record_key(endpoint, row)
-        rank = (version(endpoint, row), row_time(endpoint, row) or -1)
-        if key not in best or rank > best[key][0]:
-            best[key] = (rank, row)
-    return {key: row for key, (_, row) in best.items()}
 
 
 def slices(days: Iterable[int], parts: int) -> list[Slice]:

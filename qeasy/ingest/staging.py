@@ -12,7 +12,8 @@ import polars as pl
 
 from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import BEIJING, date_of_day, day_start_ms, format_bj
-from qeasy.ingest.pull import DayPull, record_key, row_time, version
+from qeasy.ingest.pull import DayPull
+from qeasy.ingest.rows import record_key, row_time, version
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS ods;

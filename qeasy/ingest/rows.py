@@ -1,0 +1,53 @@
+"""What a raw ERP row is made of for ingestion: its key, its time, its version, and the latest
+version of each record among many rows."""
+
+import hashlib
+import json
+from collections.abc import Iterable
+
+from qeasy.erp.endpoints import Endpoint
+from qeasy.erp.times import parse_bj
+
+
+def _time_of(row: dict, name: str) -> int | None:
+    value = row.get(name)
+    try:
+        return parse_bj(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def row_time(endpoint: Endpoint, row: dict) -> int | None:
+    """The row's own time (modified, or creation for unique codes) in epoch ms; None if unreadable."""
+    return _time_of(row, "create_time" if endpoint.dataset == "unique_code" else "modified")
+
+
+def version(endpoint: Endpoint, row: dict) -> int:
+    """What orders two versions of a record: `ts` where the API has it, else its version time."""
+    if endpoint.version_field == "ts":
+        try:
+            return int(row["ts"])
+        except (KeyError, TypeError, ValueError):
+            return -1
+    return _time_of(row, endpoint.version_field or "modified") or -1
+
+
+def record_key(endpoint: Endpoint, row: dict) -> str:
+    """The primary key as text; a row missing part of it keys on its whole content, so that it is
+    kept (and flagged downstream) instead of merging with every other keyless row."""
+    values = [row.get(name) for name in endpoint.primary_key]
+    if any(value in (None, "") for value in values):
+        content = json.dumps(row, sort_keys=True, ensure_ascii=False)
+        return "missing-key:" + hashlib.sha256(content.encode()).hexdigest()[:16]
+    return "|".join(str(value) for value in values)
+
+
+def latest(endpoint: Endpoint, rows: Iterable[dict]) -> dict[str, dict]:
+    """One row per record: the highest version (ties: the later `modified`)."""
+    best: dict[str, tuple[tuple[int, int], dict]] = {}
+    for row in rows:
+        key = record_key(endpoint, row)
+        rank = (version(endpoint, row), row_time(endpoint, row) or -1)
+        if key not in best or rank > best[key][0]:
+            best[key] = (rank, row)
+    return {key: row for key, (_, row) in best.items()}
