@@ -149,8 +149,17 @@ class Puller:
         if not page.has_next:  # a quiet day: one call read it all
             plan.whole = SliceResult(whole, rows=page.rows, pages=1, expected=page.count)
             return plan
-        plan.parts = max(1, min(self.max_slices, math.ceil((page.count or 0) / size / PAGES_PER_SLICE)))
+        wanted = math.ceil((page.count or 0) / size / PAGES_PER_SLICE)
+        plan.parts = max(1, min(self.max_slices, self._useful_slices(), wanted))
         return plan
+
+    def _useful_slices(self) -> int:
+        """More slices than the budget can keep busy only add part pages at their ends. A call
+        takes well under half a second, so the calls the budget allows in half a second keep it
+        busy; three times that covers slices that end early (a day's rhythm makes them uneven)."""
+        budget = self.client.budget
+        per_second = min(budget.per_second, budget.per_minute / 60)
+        return 3 * max(2, math.ceil(per_second * 0.5))
 
     def _run(self, work: list[Slice], reader) -> list[tuple[SliceResult, CallStats]]:
         def one(piece: Slice) -> tuple[SliceResult, CallStats]:
