@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from qeasy.cleanse.labels import load_labels
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 
@@ -43,6 +44,8 @@ class Settings:
     sandbox_seed: int = 20261101
     sandbox_orders_per_hour: float = 2000.0
     sandbox_clock: str | None = None  # pin the embedded merchant's clock (demos, tests)
+    status_labels_file: str | None = None  # JSON overrides of the BI status labels
+    max_anomaly_rate: float = 0.05  # above it the anomaly-rate check warns
 
     @property
     def uses_sandbox(self) -> bool:
@@ -105,7 +108,18 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sandbox_seed=_number(get, "QEASY_SANDBOX_SEED", 20261101, int, minimum=0),
         sandbox_orders_per_hour=_number(get, "QEASY_SANDBOX_ORDERS_PER_HOUR", 2000.0, float, minimum=0),
         sandbox_clock=_clock(get("QEASY_SANDBOX_CLOCK")),
+        status_labels_file=_labels(get("QEASY_STATUS_LABELS")),
+        max_anomaly_rate=_number(get, "QEASY_MAX_ANOMALY_RATE", 0.05, float, minimum=0),
     )
+
+
+def _labels(path: str | None) -> str | None:
+    if path is not None:
+        try:
+            load_labels(path)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
+    return path
 
 
 def _clock(text: str | None) -> str | None:

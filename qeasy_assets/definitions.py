@@ -13,12 +13,18 @@ from resources import build_resources
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-from qeasy_assets.ods.assets import ods_assets  # noqa: E402  (defined after the filters above)
+# noqa: E402 below: the assets are defined after the filters above.
+from qeasy_assets.dims.assets import dim_shop, dim_sku  # noqa: E402
+from qeasy_assets.dwd.assets import dwd_assets  # noqa: E402
+from qeasy_assets.ods.assets import ods_assets  # noqa: E402
+from qeasy_assets.warehouse.assets import warehouse_assets  # noqa: E402
+
+ASSETS = [*ods_assets, *dwd_assets, dim_sku, dim_shop, warehouse_assets]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster serves, wired to the resources the settings describe."""
-    return dg.Definitions(assets=ods_assets, jobs=jobs, resources=build_resources(settings))
+    return dg.Definitions(assets=ASSETS, jobs=jobs, resources=build_resources(settings))
 
 
 defs = build_definitions(load_settings())

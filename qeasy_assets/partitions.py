@@ -1,8 +1,17 @@
 """The one partitioning of qeasy: Beijing calendar days, from the first day the ERP has data."""
 
+from datetime import date, timedelta
+
 import dagster as dg
 
 FIRST_DAY = "2026-01-01"
 
 # end_offset=1 keeps today's partition, which the near-real-time pull refreshes while it grows.
 daily = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="Asia/Shanghai", end_offset=1)
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[date]:
+    """The Beijing days of the partition range being materialised."""
+    start, end = (date.fromisoformat(key) for key in (context.partition_key_range.start,
+                                                      context.partition_key_range.end))
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]

@@ -1,4 +1,5 @@
-"""Dagster resources built from qeasy's settings: the ERP account and the DuckDB staging file."""
+"""Dagster resources built from qeasy's settings: the ERP account, DuckDB staging, the ClickHouse
+warehouse and the data-quality settings."""
 
 import os
 
@@ -6,7 +7,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from qeasy.settings import Settings
+from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
+from resources.quality import QualityResource
 
 
 def _env_or(name: str, fallback: str) -> str | dg.EnvVar:
@@ -28,4 +31,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             state_dir=str(settings.home),
         ),
         "staging": DuckDBResource(database=str(settings.home / "staging.duckdb")),
+        "warehouse": ClickHouseResource(dsn=_env_or("QEASY_CLICKHOUSE_DSN", settings.clickhouse_dsn),
+                                        database=settings.clickhouse_database),
+        "quality": QualityResource(status_labels_file=settings.status_labels_file or "",
+                                   max_anomaly_rate=settings.max_anomaly_rate),
     }

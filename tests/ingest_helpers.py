@@ -33,7 +33,7 @@ def ingest(server: SandboxServer, home: Path, first: str, last: str, assets: lis
 
 def ingest_shops(server: SandboxServer, home: Path) -> RunReport:
     defs = build_definitions(load_settings(env_for(server, home)))
-    return run_job(defs, "ingest_shops", dg.DagsterInstance.ephemeral())
+    return run_job(defs, "shops", dg.DagsterInstance.ephemeral())
 
 
 def staged(home: Path, dataset: str) -> list[tuple]:

@@ -71,21 +71,31 @@ def _window(endpoint: Endpoint, day: int) -> tuple[datetime | None, datetime | N
     return _naive(day_start_ms(day)), _naive(day_start_ms(day + 1))
 
 
-def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPull], run_id: str) -> int:
-    """Replace the pulled days of `ods.<dataset>` and record API health and dead letters; rows written."""
-    frame = ods_frame(endpoint, pulls, run_id)
-    days = [date_of_day(p.day) for p in pulls]
-    now = datetime.now(BEIJING).replace(tzinfo=None)
-    calls = pl.DataFrame([{
+def api_calls(endpoint: Endpoint, pulls: list[DayPull], run_id: str, now: datetime) -> pl.DataFrame:
+    """API health per pulled day: the rows of `ops.api_calls` (and of ClickHouse `ops_api_calls`)."""
+    return pl.DataFrame([{
         "run_id": run_id, "dataset": endpoint.dataset, "partition_day": date_of_day(p.day),
         "window_begin": _window(endpoint, p.day)[0], "window_end": _window(endpoint, p.day)[1],
         "pages": p.pages, "rows": len(p.rows), "calls": p.stats.calls, "throttled": p.stats.throttled,
         "retries": p.stats.retries, "errors": p.stats.errors,
         "latency_p50_ms": p.stats.percentile(0.5), "latency_p95_ms": p.stats.percentile(0.95),
         "api_count": p.expected, "reconciled": p.reconciled, "recorded_at": now} for p in pulls],
-        schema_overrides={"latency_p50_ms": pl.Float64, "latency_p95_ms": pl.Float64,
-                          "api_count": pl.Int64, "reconciled": pl.Boolean,
-                          "window_begin": pl.Datetime("us"), "window_end": pl.Datetime("us")})
+        schema_overrides={"partition_day": pl.Date, "latency_p50_ms": pl.Float64,
+                          "latency_p95_ms": pl.Float64,
+                          "api_count": pl.Int64, "reconciled": pl.Boolean, "window_begin": pl.Datetime("us"),
+                          "window_end": pl.Datetime("us"), "recorded_at": pl.Datetime("us")})
+
+
+def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPull],
+          run_id: str) -> tuple[int, pl.DataFrame]:
+    """Replace the pulled days of `ods.<dataset>` and record API health and dead letters.
+
+    Returns the rows written and the API-health rows recorded.
+    """
+    frame = ods_frame(endpoint, pulls, run_id)
+    days = [date_of_day(p.day) for p in pulls]
+    now = datetime.now(BEIJING).replace(tzinfo=None)
+    calls = api_calls(endpoint, pulls, run_id, now)
     letters = pl.DataFrame([{
         "run_id": run_id, "dataset": d.dataset, "partition_day": date_of_day(d.day),
         "window_begin": _naive(d.begin), "window_end": _naive(d.end),
@@ -123,7 +133,7 @@ def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPu
     finally:
         for name in ("incoming_rows", "incoming_calls", "incoming_letters"):
             conn.unregister(name)
-    return frame.height
+    return frame.height, calls
 
 
 def open_dead_letters(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

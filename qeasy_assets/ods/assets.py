@@ -5,7 +5,7 @@ Checks beside them: `complete` (blocking: no dead letters, so nothing was skippe
 """
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -15,7 +15,9 @@ from qeasy.erp.endpoints import ENDPOINTS, Endpoint
 from qeasy.erp.times import BEIJING, day_of_date
 from qeasy.ingest.pull import DayPull, Puller
 from qeasy.ingest.staging import store
-from qeasy_assets.partitions import daily
+from qeasy.warehouse.publish import insert
+from qeasy_assets.partitions import daily, partition_days
+from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 
 DAYS_PER_WRITE = 3
@@ -28,9 +30,7 @@ def ods_key(dataset: str) -> dg.AssetKey:
 def _days(context: dg.AssetExecutionContext, endpoint: Endpoint) -> list[int]:
     if endpoint.window_days is None:
         return [day_of_date(datetime.now(BEIJING).date())]
-    start, end = context.partition_key_range.start, context.partition_key_range.end
-    first, last = day_of_date(date.fromisoformat(start)), day_of_date(date.fromisoformat(end))
-    return list(range(first, last + 1))
+    return [day_of_date(day) for day in partition_days(context)]
 
 
 def _metadata(pulls: list[DayPull], written: int) -> dict:
@@ -76,7 +76,8 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
         metadata={"api_path": endpoint.path, "primary_key": ", ".join(endpoint.primary_key),
                   "duckdb_table": f"ods.{endpoint.dataset}"},
     )
-    def ods_asset(context: dg.AssetExecutionContext, erp: JushuitanResource, staging: DuckDBResource):
+    def ods_asset(context: dg.AssetExecutionContext, erp: JushuitanResource, staging: DuckDBResource,
+                  warehouse: ClickHouseResource):
         days = _days(context, endpoint)
         puller = Puller(erp.client, endpoint, erp.concurrency, erp.max_slices_per_day)
         pulls, written = [], 0
@@ -84,7 +85,10 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
         for first in range(0, len(days), DAYS_PER_WRITE):
             chunk = puller.pull(days[first:first + DAYS_PER_WRITE])
             with staging.get_connection() as conn:
-                written += store(conn, endpoint, chunk, context.run.run_id)
+                stored, calls = store(conn, endpoint, chunk, context.run.run_id)
+            with warehouse.session() as client:  # the contract's API-health table
+                insert(client, "ops_api_calls", calls)
+            written += stored
             context.log.info(f"{endpoint.dataset}: {len(chunk)} day(s) staged, {written:,} rows so far")
             pulls += [replace(pull, rows=[]) for pull in chunk]  # the figures stay, the rows go
         metadata = _metadata(pulls, written)

@@ -1,0 +1,98 @@
+"""Field kinds and how a raw value (always read as text) becomes a typed value or a reason.
+
+ERP numbers arrive as JSON numbers or numeric strings, times as Beijing wall-clock strings with or
+without milliseconds; anything else is unparseable. A value is "present" unless null or "".
+"""
+
+from dataclasses import dataclass
+from enum import Enum
+
+import polars as pl
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
+
+
+class Kind(Enum):
+    ID = "id"  # integer grain key: missing -> the row cannot be kept, only quarantined
+    KEY = "key"  # text grain key, likewise
+    REF = "ref"  # required reference such as sku_id: missing -> anomaly
+    INT = "int"
+    QTY = "qty"  # integer quantity: negative -> anomaly
+    MONEY = "money"
+    TEXT = "text"
+    TIME = "time"
+    BOOL = "bool"
+    VERSION = "version"  # the row version `ts`
+    STATUS = "status"  # text checked against the label vocabulary
+
+
+MONEY = pl.Decimal(18, 2)
+DTYPES = {
+    Kind.ID: pl.Int64,
+    Kind.KEY: pl.String,
+    Kind.REF: pl.String,
+    Kind.INT: pl.Int64,
+    Kind.QTY: pl.Int64,
+    Kind.MONEY: MONEY,
+    Kind.TEXT: pl.String,
+    Kind.TIME: pl.Datetime("ms"),
+    Kind.BOOL: pl.Boolean,
+    Kind.VERSION: pl.Int64,
+    Kind.STATUS: pl.String,
+}
+GRAIN = (Kind.ID, Kind.KEY)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record or line: its JSON name, kind, and the column it becomes."""
+
+    name: str
+    kind: Kind
+    column: str = ""
+
+    @property
+    def out(self) -> str:
+        return self.column or self.name
+
+
+def _integer(text: pl.Expr) -> pl.Expr:
+    number = text.cast(pl.Float64, strict=False)
+    whole = pl.when(number.is_finite() & (number == number.floor())).then(number.cast(pl.Int64))
+    return pl.coalesce(text.cast(pl.Int64, strict=False), whole)
+
+
+def parse(field: Field, raw: pl.Expr, vocabulary: list[str] | None = None) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, reason or null) for a raw text column."""
+    text = raw.str.strip_chars()
+    present = text.is_not_null() & (text != "")
+    kind = field.kind
+    if kind in (Kind.ID, Kind.INT, Kind.QTY, Kind.VERSION):
+        value = _integer(text)
+    elif kind is Kind.MONEY:
+        value = text.cast(MONEY, strict=False)
+    elif kind is Kind.TIME:
+        value = text.str.to_datetime(TIME_FORMAT, strict=False, time_unit="ms")
+    elif kind is Kind.BOOL:
+        value = text.str.to_lowercase().replace_strict(
+            {"true": True, "1": True, "false": False, "0": False}, default=None, return_dtype=pl.Boolean
+        )
+    else:
+        value = pl.when(present).then(text)
+    shown = pl.lit(f"{field.name} '") + raw.str.slice(0, 40) + pl.lit("'")
+    if kind in GRAIN or kind is Kind.REF:
+        reason = pl.when(~present).then(pl.lit(f"missing {field.name}"))
+        if kind is Kind.ID:
+            reason = reason.when(value.is_null()).then(pl.lit("unparseable ") + shown)
+    elif kind is Kind.STATUS:
+        known = text.is_in(vocabulary or [])
+        reason = pl.when(~known).then(
+            pl.lit("unknown ") + pl.coalesce(shown, pl.lit(f"{field.name} (empty)"))
+        )
+    elif kind is Kind.TEXT:
+        reason = pl.lit(None, pl.String)
+    else:
+        reason = pl.when(present & value.is_null()).then(pl.lit("unparseable ") + shown)
+        if kind is Kind.QTY:
+            reason = reason.when(value < 0).then(pl.lit(f"{field.name} < 0 (") + value.cast(pl.String) + ")")
+    return value.cast(DTYPES[kind]).alias(field.out), reason.alias(f"_why_{field.out}")

@@ -1,0 +1,1 @@
+"""The ClickHouse warehouse: sessions, schema migrations, partition replacement, DWS and ADS."""

@@ -1,0 +1,94 @@
+"""ADS metrics, computed in ClickHouse from the latest-version views, exactly as warehouse.md defines them.
+
+- out order: an io_id whose latest status is Confirmed; its day is the day of io_date.
+- refund order: an as_id whose latest status is Confirmed and refund > 0 (`is_refund`); its day is
+  the day of confirm_date, of modified when confirm_date is empty (`biz_date`).
+- anomalous lines are excluded from quantities and per-SKU attribution, never from order counts;
+  ratios are NULL when their denominator is 0. Rows exist only for days ingested so far.
+Each statement fills the months `{months}` for the days `{days}`.
+"""
+
+from clickhouse_connect.driver.client import Client
+
+from qeasy.warehouse.publish import replace_months
+
+OUT_LINES = """SELECT io_id, shop_id, toDate(io_date) AS day, sku_id, qty, sale_amount, is_anomaly
+    FROM v_dws_sale_out WHERE status = 'Confirmed' AND io_date IS NOT NULL"""
+REFUND_LINES = """SELECT as_id, shop_id, biz_date AS day, sku_id, refund, is_anomaly
+    FROM v_dws_after_sale WHERE is_refund = 1"""
+# Each dated line counts toward the 7-day windows ending on its day and the six days after.
+WINDOW = "ARRAY JOIN arrayMap(k -> day + k, range(7)) AS stat_date"
+
+SHOP_DAILY = f"""
+WITH out_orders AS (
+        SELECT io_id, any(shop_id) AS shop_id, any(day) AS stat_date,
+               sumIf(qty, is_anomaly = 0) AS qty, sumIf(sale_amount, is_anomaly = 0) AS amount
+        FROM ({OUT_LINES}) GROUP BY io_id),
+     refund_orders AS (
+        SELECT as_id, any(shop_id) AS shop_id, any(day) AS stat_date, any(refund) AS refund
+        FROM ({REFUND_LINES}) GROUP BY as_id),
+     orders AS (
+        SELECT stat_date, shop_id, 1 AS is_out, qty, amount AS out_amount, toDecimal128(0, 2) AS refund
+        FROM out_orders
+        UNION ALL
+        SELECT stat_date, shop_id, 0, 0, toDecimal128(0, 2), refund FROM refund_orders)
+SELECT stat_date, shop_id, shops.shop_name AS shop_name,
+       countIf(is_out = 1) AS out_orders, sum(coalesce(qty, 0)) AS out_qty,
+       sum(coalesce(out_amount, 0)) AS out_amount,
+       countIf(is_out = 0) AS refund_orders, sum(coalesce(refund, 0)) AS refund_amount,
+       if(out_orders = 0, NULL, refund_orders / out_orders) AS after_sale_rate
+FROM orders LEFT JOIN v_dim_shop AS shops USING (shop_id)
+WHERE stat_date IN {{days:Array(Date)}} AND toYYYYMM(stat_date) IN {{months:Array(UInt32)}}
+  AND shop_id IS NOT NULL
+GROUP BY stat_date, shop_id, shop_name"""
+
+SKU_AFTER_SALE_7D = f"""
+WITH lines AS (
+        SELECT 1 AS is_out, io_id AS order_id, sku_id, day FROM ({OUT_LINES})
+        WHERE is_anomaly = 0 AND sku_id IS NOT NULL
+        UNION ALL
+        SELECT 0, as_id, sku_id, day FROM ({REFUND_LINES}) WHERE is_anomaly = 0 AND sku_id IS NOT NULL)
+SELECT stat_date, assumeNotNull(sku_id) AS sku_id, any(s.name) AS sku_name,
+       uniqExactIf(order_id, is_out = 1) AS out_orders_7d,
+       uniqExactIf(order_id, is_out = 0) AS refund_orders_7d,
+       if(out_orders_7d = 0, NULL, refund_orders_7d / out_orders_7d) AS after_sale_rate_7d
+FROM lines {WINDOW} LEFT JOIN v_dim_sku AS s ON s.sku_id = lines.sku_id
+WHERE stat_date IN {{days:Array(Date)}} AND toYYYYMM(stat_date) IN {{months:Array(UInt32)}}
+GROUP BY stat_date, sku_id"""
+
+INVENTORY_TURNOVER = f"""
+WITH out_7d AS (
+        SELECT stat_date, assumeNotNull(sku_id) AS sku_id, sum(coalesce(qty, 0)) AS out_qty_7d
+        FROM ({OUT_LINES}) {WINDOW}
+        WHERE is_anomaly = 0 AND sku_id IS NOT NULL AND stat_date IN {{days:Array(Date)}}
+        GROUP BY stat_date, sku_id)
+SELECT d.stat_date AS stat_date, d.sku_id AS sku_id, s.name AS sku_name,
+       greatest(assumeNotNull(d.end_qty), 0) AS end_qty, d.min_qty AS min_qty,
+       coalesce(o.out_qty_7d, 0) AS out_qty_7d,
+       if(out_qty_7d = 0, NULL, end_qty / (out_qty_7d / 7)) AS turnover_days,
+       end_qty < d.min_qty AS below_min
+FROM v_dws_inventory_daily AS d
+LEFT JOIN out_7d AS o ON o.stat_date = d.stat_date AND o.sku_id = d.sku_id
+LEFT JOIN v_dim_sku AS s ON s.sku_id = d.sku_id
+WHERE d.end_qty IS NOT NULL AND d.stat_date IN {{days:Array(Date)}}
+  AND toYYYYMM(d.stat_date) IN {{months:Array(UInt32)}}"""
+
+ADS = {
+    "ads_shop_daily": SHOP_DAILY,
+    "ads_sku_after_sale_7d": SKU_AFTER_SALE_7D,
+    "ads_inventory_turnover": INVENTORY_TURNOVER,
+}
+
+
+def publish_metrics(client: Client, months: set[int], days: list) -> dict[str, int]:
+    """Recompute `months` of every ADS table over the ingested `days`; rows written per table."""
+    parameters = {"months": sorted(months), "days": days}
+    for query_table, query in ADS.items():
+        replace_months(client, query_table, months, select=query, parameters=parameters)
+    return {
+        table: client.query(
+            f"SELECT count() FROM {table} WHERE toYYYYMM(stat_date) IN {{months:Array(UInt32)}}",
+            parameters=parameters,
+        ).result_rows[0][0]
+        for table in ADS
+    }

@@ -1,0 +1,105 @@
+"""Sessions with ClickHouse through clickhouse-connect: embedded (`chdb://path`) or a server.
+
+The embedded engine allows one process per path, and its own lock loses committed inserts when
+processes take turns (platform-notes). So embedded sessions hold an exclusive `flock` on a
+sidecar file from open to close: concurrent steps, runs, sensors and CLI commands queue up
+instead of failing or losing data. Inside one process, nested and concurrent sessions share one
+client (the engine serves one path per process). A server needs no lock.
+"""
+
+import fcntl
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from qeasy.warehouse.schema import migrate
+
+
+class WarehouseError(RuntimeError):
+    """ClickHouse cannot be reached or refused a statement; the message never carries a password."""
+
+
+def redact(dsn: str, text: str | None = None) -> str:
+    """`text` (default: the DSN itself) with the DSN's password masked."""
+    password = urlsplit(dsn).password if "://" in dsn else None
+    text = dsn if text is None else text
+    if password:
+        text = text.replace(password, "***")
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", text)
+
+
+def embedded_path(dsn: str) -> Path | None:
+    """The database directory of a `chdb://` DSN, None for a server."""
+    return Path(dsn.removeprefix("chdb://")).resolve() if dsn.startswith("chdb://") else None
+
+
+class _Embedded:
+    """The one client of this process for an embedded path, with its file lock and users."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.users = 0
+        self.client: Client | None = None
+        self.lock_file = None
+
+
+_embedded: dict[Path, _Embedded] = {}
+_registry = threading.Lock()
+
+
+def _open(dsn: str) -> Client:
+    try:
+        return clickhouse_connect.get_client(dsn=dsn)
+    except Exception as exc:
+        raise WarehouseError(
+            f"cannot open ClickHouse at {redact(dsn)}: {type(exc).__name__}: {redact(dsn, str(exc))[:300]}"
+        ) from None
+
+
+@contextmanager
+def _embedded_client(path: Path) -> Iterator[Client]:
+    with _registry:
+        entry = _embedded.setdefault(path, _Embedded(path))
+        if entry.users == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            entry.lock_file = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115
+            fcntl.flock(entry.lock_file, fcntl.LOCK_EX)  # waits for other processes
+            try:
+                entry.client = _open(f"chdb://{path}")
+            except Exception:
+                entry.lock_file.close()
+                raise
+        entry.users += 1
+    try:
+        yield entry.client
+    finally:
+        with _registry:
+            entry.users -= 1
+            if entry.users == 0:
+                entry.client.close()
+                entry.client = None
+                fcntl.flock(entry.lock_file, fcntl.LOCK_UN)
+                entry.lock_file.close()
+
+
+@contextmanager
+def session(dsn: str, database: str) -> Iterator[Client]:
+    """A client whose database exists and is migrated; embedded sessions are exclusive per path."""
+    path = embedded_path(dsn)
+    if path is not None:
+        with _embedded_client(path) as client:
+            migrate(client, database)
+            yield client
+        return
+    client = _open(dsn)
+    try:
+        migrate(client, database)
+        yield client
+    finally:
+        client.close()

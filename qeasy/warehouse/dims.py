@@ -1,0 +1,88 @@
+"""The dimensions `dim_sku` and `dim_shop` in ClickHouse, from cleansed SKU and shop rows."""
+
+import polars as pl
+from clickhouse_connect.driver.client import Client
+
+from qeasy.warehouse.publish import insert, replace_all
+
+SKU_COLUMNS = [
+    "sku_id",
+    "i_id",
+    "autoid",
+    "name",
+    "short_name",
+    "properties_value",
+    "sale_price",
+    "cost_price",
+    "enabled",
+    "enabled_label",
+    "c_id",
+    "category",
+    "brand",
+    "supplier_id",
+    "supplier_name",
+    "created",
+    "modified",
+    "version",
+    "found_by",
+    "is_anomaly",
+    "anomaly_reason",
+]
+SHOP_COLUMNS = [
+    "shop_id",
+    "shop_name",
+    "co_id",
+    "shop_site",
+    "nick",
+    "short_name",
+    "group_id",
+    "group_name",
+    "created",
+    "is_anomaly",
+    "anomaly_reason",
+]
+
+
+def publish_skus(client: Client, rows: pl.DataFrame, found_by: str, labels: dict[str, str]) -> int:
+    """Add SKU versions (the newest `modified` wins); `found_by` says how they were found."""
+    frame = rows.with_columns(
+        enabled=pl.col("enabled").cast(pl.Int8, strict=False),
+        enabled_label=pl.col("enabled").cast(pl.String).replace_strict(labels, default=None),
+        version=pl.col("modified").dt.epoch("ms").fill_null(0).cast(pl.UInt64),
+        found_by=pl.lit(found_by),
+    )
+    insert(client, "dim_sku", frame.select(SKU_COLUMNS))
+    return frame.height
+
+
+def publish_shops(client: Client, rows: pl.DataFrame) -> int:
+    """Replace the shop list (the API serves only the current one)."""
+    replace_all(client, "dim_shop", rows.select(SHOP_COLUMNS).unique("shop_id", keep="last"))
+    return rows.height
+
+
+def missing_skus(client: Client, sku_ids: list[str]) -> list[str]:
+    """Those of `sku_ids` that `dim_sku` lacks."""
+    if not sku_ids:
+        return []
+    known = {
+        row[0]
+        for row in client.query(
+            "SELECT sku_id FROM dim_sku WHERE sku_id IN {ids:Array(String)}", parameters={"ids": sku_ids}
+        ).result_rows
+    }
+    return sorted(set(sku_ids) - known)
+
+
+def sku_attributes(client: Client) -> pl.DataFrame:
+    """sku_id -> name and category, for joining onto facts."""
+    return client.query_df_arrow(
+        "SELECT sku_id, name AS sku_name, category, i_id AS dim_i_id FROM v_dim_sku",
+        dataframe_library="polars",
+    )
+
+
+def shop_names(client: Client) -> pl.DataFrame:
+    return client.query_df_arrow(
+        "SELECT shop_id, shop_name AS dim_shop_name FROM v_dim_shop", dataframe_library="polars"
+    )

@@ -1,0 +1,227 @@
+"""DWS wide tables: the latest version of every record, joined with its dimensions, by month.
+
+The latest version of a record is the one with the highest `ts`, then `modified`, across every
+staged day (DWD keeps them all); its lines replace every older version's. A month of a wide table
+is rebuilt whole from DWD and swapped in, so re-running any day, in any order, gives the same
+contents, and an order's vanished lines are gone.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import polars as pl
+from clickhouse_connect.driver.client import Client
+
+from qeasy.warehouse.dims import shop_names, sku_attributes
+from qeasy.warehouse.publish import months_of, replace_all, replace_months
+
+# A confirm_date that is present but unparseable gives a refund order no day: it is not counted.
+NO_REFUND_DAY = "unparseable confirm_date"
+
+
+@dataclass(frozen=True)
+class Fact:
+    dataset: str
+    table: str
+    key: str  # the record id; (key, line key) is the grain
+
+
+FACTS = (Fact("sales_out", "dws_sale_out", "io_id"), Fact("after_sale", "dws_after_sale", "as_id"))
+INVENTORY = Fact("inventory", "dws_inventory", "sku_id")
+
+SALE_OUT = [
+    "io_id",
+    "ioi_id",
+    "o_id",
+    "so_id",
+    "shop_id",
+    "shop_name",
+    "wms_co_id",
+    "status",
+    "status_label",
+    "io_date",
+    "sku_id",
+    "i_id",
+    "sku_name",
+    "category",
+    "qty",
+    "sale_price",
+    "sale_amount",
+    "is_gift",
+    "modified",
+    "ts",
+    "is_anomaly",
+    "anomaly_reason",
+    "sku_missing",
+    "biz_date",
+    "source_day",
+]
+AFTER_SALE = [
+    "as_id",
+    "asi_id",
+    "o_id",
+    "so_id",
+    "shop_id",
+    "shop_name",
+    "type",
+    "status",
+    "status_label",
+    "good_status",
+    "shop_status",
+    "as_date",
+    "confirm_date",
+    "refund",
+    "sku_id",
+    "i_id",
+    "sku_name",
+    "category",
+    "qty",
+    "r_qty",
+    "price",
+    "amount",
+    "is_refund",
+    "modified",
+    "ts",
+    "is_anomaly",
+    "anomaly_reason",
+    "sku_missing",
+    "biz_date",
+    "source_day",
+]
+INVENTORY_COLUMNS = [
+    "sku_id",
+    "i_id",
+    "sku_name",
+    "category",
+    "qty",
+    "order_lock",
+    "pick_lock",
+    "virtual_qty",
+    "purchase_qty",
+    "return_qty",
+    "min_qty",
+    "max_qty",
+    "modified",
+    "ts",
+    "is_anomaly",
+    "anomaly_reason",
+    "sku_missing",
+    "source_day",
+]
+
+
+def _month(column: str) -> str:
+    return f"(year({column}) * 100 + month({column}))"
+
+
+def _latest(dataset: str, key: str) -> str:
+    """DuckDB: the rows of each record's latest version (one staged day wins a tie)."""
+    return f"""
+        WITH pick AS (
+            SELECT {key}, partition_day
+            FROM (SELECT DISTINCT {key}, ts, modified, partition_day FROM dwd.{dataset})
+            QUALIFY row_number() OVER (PARTITION BY {key}
+                ORDER BY ts DESC NULLS LAST, modified DESC NULLS LAST, partition_day DESC) = 1)
+        SELECT d.* FROM dwd.{dataset} d JOIN pick USING ({key}, partition_day)"""
+
+
+def touched_months(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, days: list[date]) -> set[int]:
+    """Months whose contents the staged `days` may change."""
+    staged = conn.execute(
+        f"""
+        SELECT DISTINCT {_month("biz_date")} FROM dwd.{fact.dataset} WHERE {fact.key} IN
+            (SELECT {fact.key} FROM dwd.{fact.dataset} WHERE partition_day IN (SELECT UNNEST(?::DATE[])))""",
+        [days],
+    ).fetchall()
+    # Rows published from these days (their versions may be gone now), and rows whose SKU was
+    # missing from dim_sku but has been found since.
+    published = client.query(
+        f"SELECT DISTINCT toYYYYMM(biz_date) FROM {fact.table} WHERE source_day IN {{days:Array(Date)}} "
+        "OR (sku_missing = 1 AND sku_id IN (SELECT sku_id FROM dim_sku))",
+        parameters={"days": days},
+    ).result_rows
+    return {row[0] for row in staged + published}
+
+
+def _with_dimensions(frame: pl.DataFrame, client: Client) -> pl.DataFrame:
+    skus = sku_attributes(client).with_columns(_in_dim=pl.lit(True))
+    frame = frame.join(skus, on="sku_id", how="left").with_columns(
+        i_id=pl.coalesce("i_id", "dim_i_id"),
+        sku_missing=(pl.col("sku_id").is_not_null() & pl.col("_in_dim").is_null()).cast(pl.UInt8),
+    )
+    if "shop_id" in frame.columns:
+        frame = frame.join(shop_names(client), on="shop_id", how="left").with_columns(
+            shop_name=pl.coalesce("dim_shop_name", "shop_name")
+        )
+    return frame
+
+
+def _published(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    return frame.with_columns(
+        ts=pl.col("ts").fill_null(0).cast(pl.UInt64),
+        source_day=pl.col("partition_day"),
+        **(
+            {"is_gift": pl.col("is_gift").fill_null(False).cast(pl.UInt8)}
+            if "is_gift" in frame.columns
+            else {}
+        ),
+    ).select(columns)
+
+
+def fact_rows(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, months: set[int]) -> pl.DataFrame:
+    """The wide-table rows of `months` for one fact dataset."""
+    frame = pl.from_arrow(
+        conn.execute(
+            f"SELECT * FROM ({_latest(fact.dataset, fact.key)}) WHERE {_month('biz_date')} IN "
+            f"(SELECT UNNEST(?::INT[]))",
+            [sorted(months)],
+        ).to_arrow_table()
+    )
+    frame = _with_dimensions(frame, client)
+    if fact.dataset == "after_sale":
+        frame = frame.with_columns(
+            is_refund=(
+                (pl.col("status") == "Confirmed")
+                & (pl.col("refund") > 0)
+                & ~pl.col("anomaly_reason").str.contains(NO_REFUND_DAY, literal=True)
+            )
+            .fill_null(False)
+            .cast(pl.UInt8)
+        )
+    return _published(frame, SALE_OUT if fact.dataset == "sales_out" else AFTER_SALE)
+
+
+def publish_fact(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, days: list[date]) -> set[int]:
+    """Rebuild every month of `fact.table` that `days` touch; the months rebuilt."""
+    months = touched_months(conn, client, fact, days)
+    if months:
+        replace_months(client, fact.table, months, fact_rows(conn, client, fact, months))
+    return months
+
+
+def publish_inventory(
+    conn: duckdb.DuckDBPyConnection, client: Client, days: list[date], loaded: list[date]
+) -> set[int]:
+    """Current stock per SKU, and end-of-day stock for every loaded day from the first of `days` on."""
+    current = pl.from_arrow(conn.execute(_latest("inventory", "sku_id")).to_arrow_table())
+    replace_all(client, "dws_inventory", _published(_with_dimensions(current, client), INVENTORY_COLUMNS))
+    stat_days = [day for day in loaded if day >= min(days)]
+    daily = pl.from_arrow(
+        conn.execute(
+            """
+        WITH v AS (SELECT sku_id, coalesce(ts, 0) AS ts, modified, qty, min_qty, is_anomaly
+                   FROM dwd.inventory WHERE modified IS NOT NULL),
+             d AS (SELECT UNNEST(?::DATE[]) AS stat_date)
+        SELECT stat_date, sku_id, last.qty AS end_qty, last.min_qty AS min_qty, last.ts::UBIGINT AS ts,
+               last.is_anomaly::UTINYINT AS is_anomaly
+        FROM (SELECT d.stat_date, v.sku_id,
+                     arg_max({'qty': qty, 'min_qty': min_qty, 'ts': ts, 'is_anomaly': is_anomaly},
+                             (v.ts, v.modified)) AS last
+              FROM d JOIN v ON v.modified < d.stat_date + INTERVAL 1 DAY GROUP BY ALL)""",
+            [stat_days],
+        ).to_arrow_table()
+    )
+    months = {day.year * 100 + day.month for day in stat_days}
+    replace_months(client, "dws_inventory_daily", months, daily)
+    return months | months_of(daily, "stat_date")

@@ -1,0 +1,82 @@
+"""Writing frames to ClickHouse so that readers never see a half-replaced month or table.
+
+A month is rebuilt in a staging copy of its table and swapped in with `REPLACE PARTITION`
+(atomic per partition); a month that became empty is dropped (ClickHouse refuses to replace
+from an empty staging table). Months go newest first: a record whose business day moved to a later
+month is briefly in both (the views keep its newest version), never in neither.
+"""
+
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import polars as pl
+from clickhouse_connect.driver.client import Client
+
+ZONE = "Asia/Shanghai"
+
+
+def to_clickhouse(frame: pl.DataFrame) -> pl.DataFrame:
+    """Naive Beijing datetimes get their zone, so ClickHouse stores the right instant."""
+    return frame.with_columns(pl.col(pl.Datetime(time_zone=None)).dt.replace_time_zone(ZONE))
+
+
+def insert(client: Client, table: str, frame: pl.DataFrame) -> None:
+    if frame.height:
+        client.insert_df_arrow(table, to_clickhouse(frame))
+
+
+@contextmanager
+def staging_copy(client: Client, table: str) -> Iterator[str]:
+    """An empty table shaped like `table`, dropped afterwards (unique name: runs may overlap)."""
+    name = f"_stage_{table}_{uuid.uuid4().hex[:12]}"
+    client.command(f"CREATE TABLE {name} AS {table}")
+    try:
+        yield name
+    finally:
+        client.command(f"DROP TABLE IF EXISTS {name}")
+
+
+def replace_months(
+    client: Client,
+    table: str,
+    months: Iterable[int],
+    frame: pl.DataFrame | None = None,
+    select: str | None = None,
+    parameters: dict | None = None,
+) -> None:
+    """Make `months` (YYYYMM partitions) of `table` hold exactly the rows of `frame` or of `select`."""
+    with staging_copy(client, table) as stage:
+        if frame is not None:
+            insert(client, stage, frame)
+        if select is not None:
+            client.command(f"INSERT INTO {stage} {select}", parameters=parameters)
+        present = {
+            row[0]
+            for row in client.query(
+                f"SELECT DISTINCT toUInt32(partition) FROM system.parts WHERE database = currentDatabase() "
+                f"AND table = '{stage}' AND active"
+            ).result_rows
+        }
+        for month in sorted(set(months), reverse=True):
+            if month in present:
+                client.command(f"ALTER TABLE {table} REPLACE PARTITION {month} FROM {stage}")
+            else:
+                client.command(f"ALTER TABLE {table} DROP PARTITION {month}")
+
+
+def replace_all(client: Client, table: str, frame: pl.DataFrame) -> None:
+    """Make the unpartitioned `table` hold exactly `frame`'s rows, in one swap."""
+    with staging_copy(client, table) as stage:
+        insert(client, stage, frame)
+        if frame.height:
+            client.command(f"ALTER TABLE {table} REPLACE PARTITION tuple() FROM {stage}")
+        else:
+            client.command(f"TRUNCATE TABLE {table}")
+
+
+def months_of(frame: pl.DataFrame, column: str) -> set[int]:
+    """The YYYYMM partitions a frame's date column falls in."""
+    if not frame.height:
+        return set()
+    return set(frame.select(pl.col(column).dt.year() * 100 + pl.col(column).dt.month()).to_series().to_list())

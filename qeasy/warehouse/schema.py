@@ -1,0 +1,132 @@
+"""The warehouse schema as versioned, additive migrations, applied automatically and recorded.
+
+A change to the contract is a new entry at the end of MIGRATIONS (`ADD COLUMN IF NOT EXISTS`,
+a new table or view); entries already applied are never edited. Every statement is idempotent,
+so two processes migrating a server at once do no harm.
+"""
+
+from clickhouse_connect.driver.client import Client
+
+TIME = "DateTime64(3, 'Asia/Shanghai')"
+MONEY = "Decimal(18, 2)"
+FLAGS = "is_anomaly UInt8, anomaly_reason String"
+
+
+def _view(name: str, body: str) -> str:
+    return f"CREATE VIEW IF NOT EXISTS v_{name} AS {body}"
+
+
+def _latest_lines(table: str, order: str) -> str:
+    """A view body applying the latest-version rule: only the lines of each record's newest version."""
+    return (
+        f"SELECT * FROM {table} FINAL WHERE ({order}, ts) IN "
+        f"(SELECT {order}, max(ts) FROM {table} GROUP BY {order})"
+    )
+
+
+INITIAL = [
+    f"""CREATE TABLE IF NOT EXISTS dws_sale_out (
+        io_id Int64, ioi_id Int64, o_id Nullable(Int64), so_id Nullable(String), shop_id Nullable(Int64),
+        shop_name Nullable(String), wms_co_id Nullable(Int64), status Nullable(String),
+        status_label Nullable(String), io_date Nullable({TIME}), sku_id Nullable(String),
+        i_id Nullable(String), sku_name Nullable(String), category Nullable(String), qty Nullable(Int64),
+        sale_price Nullable({MONEY}), sale_amount Nullable({MONEY}), is_gift UInt8,
+        modified Nullable({TIME}), ts UInt64, {FLAGS}, sku_missing UInt8, biz_date Date, source_day Date
+    ) ENGINE = ReplacingMergeTree(ts) PARTITION BY toYYYYMM(biz_date) ORDER BY (io_id, ioi_id)""",
+    f"""CREATE TABLE IF NOT EXISTS dws_after_sale (
+        as_id Int64, asi_id Int64, o_id Nullable(Int64), so_id Nullable(String), shop_id Nullable(Int64),
+        shop_name Nullable(String), type Nullable(String), status Nullable(String),
+        status_label Nullable(String), good_status Nullable(String), shop_status Nullable(String),
+        as_date Nullable({TIME}), confirm_date Nullable({TIME}), refund Nullable({MONEY}),
+        sku_id Nullable(String), i_id Nullable(String), sku_name Nullable(String), category Nullable(String),
+        qty Nullable(Int64), r_qty Nullable(Int64), price Nullable({MONEY}), amount Nullable({MONEY}),
+        is_refund UInt8, modified Nullable({TIME}), ts UInt64, {FLAGS}, sku_missing UInt8, biz_date Date,
+        source_day Date
+    ) ENGINE = ReplacingMergeTree(ts) PARTITION BY toYYYYMM(biz_date) ORDER BY (as_id, asi_id)""",
+    f"""CREATE TABLE IF NOT EXISTS dws_inventory (
+        sku_id String, i_id Nullable(String), sku_name Nullable(String), category Nullable(String),
+        qty Nullable(Int64), order_lock Nullable(Int64), pick_lock Nullable(Int64),
+        virtual_qty Nullable(Int64), purchase_qty Nullable(Int64), return_qty Nullable(Int64),
+        min_qty Nullable(Int64), max_qty Nullable(Int64), modified Nullable({TIME}), ts UInt64, {FLAGS},
+        sku_missing UInt8, source_day Date
+    ) ENGINE = ReplacingMergeTree(ts) ORDER BY sku_id""",
+    """CREATE TABLE IF NOT EXISTS dws_inventory_daily (
+        stat_date Date, sku_id String, end_qty Nullable(Int64), min_qty Nullable(Int64), ts UInt64,
+        is_anomaly UInt8
+    ) ENGINE = ReplacingMergeTree(ts) PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)""",
+    f"""CREATE TABLE IF NOT EXISTS dim_sku (
+        sku_id String, i_id Nullable(String), autoid Nullable(Int64), name Nullable(String),
+        short_name Nullable(String), properties_value Nullable(String), sale_price Nullable({MONEY}),
+        cost_price Nullable({MONEY}), enabled Nullable(Int8), enabled_label Nullable(String),
+        c_id Nullable(Int64), category Nullable(String), brand Nullable(String),
+        supplier_id Nullable(Int64), supplier_name Nullable(String), created Nullable({TIME}),
+        modified Nullable({TIME}), version UInt64, found_by String, {FLAGS}
+    ) ENGINE = ReplacingMergeTree(version) ORDER BY sku_id""",
+    f"""CREATE TABLE IF NOT EXISTS dim_shop (
+        shop_id Int64, shop_name Nullable(String), co_id Nullable(Int64), shop_site Nullable(String),
+        nick Nullable(String), short_name Nullable(String), group_id Nullable(Int64),
+        group_name Nullable(String), created Nullable({TIME}), {FLAGS}
+    ) ENGINE = ReplacingMergeTree ORDER BY shop_id""",
+    """CREATE TABLE IF NOT EXISTS ads_shop_daily (
+        stat_date Date, shop_id Int64, shop_name Nullable(String), out_orders UInt64, out_qty Int64,
+        out_amount Decimal(38, 2), refund_orders UInt64, refund_amount Decimal(38, 2),
+        after_sale_rate Nullable(Float64)
+    ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, shop_id)""",
+    """CREATE TABLE IF NOT EXISTS ads_sku_after_sale_7d (
+        stat_date Date, sku_id String, sku_name Nullable(String), out_orders_7d UInt64,
+        refund_orders_7d UInt64, after_sale_rate_7d Nullable(Float64)
+    ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)""",
+    """CREATE TABLE IF NOT EXISTS ads_inventory_turnover (
+        stat_date Date, sku_id String, sku_name Nullable(String), end_qty Int64, min_qty Nullable(Int64),
+        out_qty_7d Int64, turnover_days Nullable(Float64), below_min Nullable(Bool)
+    ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)""",
+    f"""CREATE TABLE IF NOT EXISTS dq_quarantine (
+        dataset String, record_key String, reason String, raw String, first_seen {TIME},
+        partition_day Nullable(Date), version Nullable(Int64)
+    ) ENGINE = ReplacingMergeTree ORDER BY (dataset, record_key, reason)""",
+    f"""CREATE TABLE IF NOT EXISTS ops_api_calls (
+        run_id String, dataset String, partition_day Nullable(Date), window_begin Nullable({TIME}),
+        window_end Nullable({TIME}), pages UInt32, rows UInt64, calls UInt32, throttled UInt32,
+        retries UInt32, errors UInt32, latency_p50_ms Nullable(Float64), latency_p95_ms Nullable(Float64),
+        api_count Nullable(Int64), reconciled Nullable(Bool), recorded_at {TIME}
+    ) ENGINE = MergeTree PARTITION BY toYYYYMM(recorded_at) ORDER BY (dataset, recorded_at)""",
+    _view("dws_sale_out", _latest_lines("dws_sale_out", "io_id")),
+    _view("dws_after_sale", _latest_lines("dws_after_sale", "as_id")),
+    *(
+        _view(name, f"SELECT * FROM {name} FINAL")
+        for name in (
+            "dws_inventory",
+            "dws_inventory_daily",
+            "dim_sku",
+            "dim_shop",
+            "ads_shop_daily",
+            "ads_sku_after_sale_7d",
+            "ads_inventory_turnover",
+            "dq_quarantine",
+        )
+    ),
+]
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "contract tables, latest-version views, quarantine and API health", INITIAL),
+]
+
+
+def migrate(client: Client, database: str) -> None:
+    """Create `database` if needed, apply the migrations it lacks, and make it the client's default."""
+    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    client.database = database
+    client.command(
+        "CREATE TABLE IF NOT EXISTS _migrations (version UInt32, description String, "
+        "applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    applied = {row[0] for row in client.query("SELECT version FROM _migrations").result_rows}
+    for version, description, statements in MIGRATIONS:
+        if version in applied:
+            continue
+        for statement in statements:
+            client.command(statement)
+        client.command(
+            "INSERT INTO _migrations VALUES ({v:UInt32}, {d:String}, now())",
+            parameters={"v": version, "d": description},
+        )

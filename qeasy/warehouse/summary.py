@@ -1,0 +1,42 @@
+"""What `qeasy run` prints at the end: rows per contract table, the latest day's metrics, and the
+alert rules of warehouse.md that fire on it."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from clickhouse_connect.driver.client import Client
+
+TABLES = ["dim_shop", "dim_sku", "dws_sale_out", "dws_after_sale", "dws_inventory", "dws_inventory_daily",
+          "ads_shop_daily", "ads_sku_after_sale_7d", "ads_inventory_turnover", "dq_quarantine"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    rows: dict[str, int]
+    day: date
+    metrics: dict[str, float | int | None]  # the day's totals over all shops
+    stock_outs: list[tuple[str, str | None]]  # (sku_id, name)
+    spikes: list[tuple[str, str, str | None, float, int]]  # (kind, id, name, rate, orders)
+
+
+def summarise(client: Client, day: date, rate: float, min_orders: int) -> Summary:
+    """The summary for `day` with the alert thresholds `rate` (after-sale) and `min_orders`."""
+    rows = {table: client.query(f"SELECT count() FROM v_{table}").result_rows[0][0] for table in TABLES}
+    totals = client.query(
+        "SELECT sum(out_orders), sum(out_qty), sum(out_amount), sum(refund_orders), sum(refund_amount) "
+        "FROM v_ads_shop_daily WHERE stat_date = {day:Date}", parameters={"day": day}).result_rows[0]
+    out_orders, out_qty, out_amount, refund_orders, refund_amount = totals
+    metrics = {"out_orders": int(out_orders or 0), "out_qty": int(out_qty or 0),
+               "out_amount": float(out_amount or 0), "refund_orders": int(refund_orders or 0),
+               "refund_amount": float(refund_amount or 0),
+               "after_sale_rate": (refund_orders / out_orders) if out_orders else None}
+    stock_outs = client.query(
+        "SELECT sku_id, sku_name FROM v_ads_inventory_turnover WHERE stat_date = {day:Date} "
+        "AND end_qty = 0 AND out_qty_7d > 0 ORDER BY sku_id", parameters={"day": day}).result_rows
+    spikes = client.query(
+        "SELECT 'shop', toString(shop_id), shop_name, after_sale_rate, out_orders FROM v_ads_shop_daily "
+        "WHERE stat_date = {day:Date} AND after_sale_rate > {rate:Float64} AND out_orders >= {n:UInt64} "
+        "UNION ALL SELECT 'sku', sku_id, sku_name, after_sale_rate_7d, out_orders_7d FROM v_ads_sku_after_sale_7d "
+        "WHERE stat_date = {day:Date} AND after_sale_rate_7d > {rate:Float64} AND out_orders_7d >= {n:UInt64} "
+        "ORDER BY 1, 2", parameters={"day": day, "rate": rate, "n": min_orders}).result_rows
+    return Summary(rows, day, metrics, [tuple(r) for r in stock_outs], [tuple(r) for r in spikes])

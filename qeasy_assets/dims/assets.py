@@ -1,0 +1,142 @@
+"""Dimensions in ClickHouse: `dim_shop` (the current shop list) and `dim_sku` (SKU versions by
+modification day, plus every SKU the day's facts reference that the window queries did not list,
+looked up by id)."""
+
+import json
+from datetime import date
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from qeasy.cleanse.cleanse import cleanse, extract
+from qeasy.cleanse.dwd import table_exists
+from qeasy.cleanse.shapes import SHAPES
+from qeasy.erp.client import CallStats
+from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.warehouse.dims import missing_skus, publish_shops, publish_skus
+from qeasy.warehouse.quarantine import publish_quarantine
+from qeasy_assets.dwd.assets import DESCRIPTIONS as FACTS
+from qeasy_assets.dwd.assets import dwd_key
+from qeasy_assets.ods.assets import ods_key
+from qeasy_assets.partitions import daily, partition_days
+from resources.clickhouse import ClickHouseResource
+from resources.jushuitan import JushuitanResource
+from resources.quality import QualityResource
+
+SKU = ENDPOINTS["sku"]
+IDS_PER_CALL = SKU.id_params["sku_ids"]
+
+
+@dg.asset(
+    deps=[ods_key("shop")],
+    group_name="dim",
+    kinds={"polars", "clickhouse"},
+    owners=["team:data-platform"],
+    description="Shops (店铺维度): the merchant's current shop list, for names on every fact.",
+)
+def dim_shop(staging: DuckDBResource, warehouse: ClickHouseResource) -> dg.MaterializeResult:
+    with staging.get_connection() as conn:
+        result = cleanse(extract(conn, SHAPES["shop"], None), SHAPES["shop"], {})
+    with warehouse.session() as client:
+        publish_shops(client, result.rows)
+        publish_quarantine(client, result.quarantine)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.int(result.rows.height),
+            "quarantine_entries": result.quarantine.height,
+        }
+    )
+
+
+def _referenced(conn, days: list[date]) -> list[str]:
+    """SKU ids the cleansed facts of `days` name."""
+    parts = [
+        f"SELECT sku_id FROM dwd.{dataset} WHERE partition_day IN (SELECT UNNEST(?::DATE[]))"
+        for dataset in FACTS
+        if table_exists(conn, dataset)
+    ]
+    if not parts:
+        return []
+    query = " UNION ".join(parts)
+    rows = conn.execute(
+        f"SELECT DISTINCT sku_id FROM ({query}) WHERE sku_id IS NOT NULL", [days] * len(parts)
+    )
+    return [row[0] for row in rows.fetchall()]
+
+
+def _look_up(erp: JushuitanResource, sku_ids: list[str], stats: CallStats) -> list[dict]:
+    rows = []
+    for first in range(0, len(sku_ids), IDS_PER_CALL):
+        batch = sku_ids[first : first + IDS_PER_CALL]
+        data = erp.client.call(
+            SKU.path, {"sku_ids": ",".join(batch), "page_index": 1, "page_size": SKU.page_size_max}, stats
+        )
+        rows += (data or {}).get(SKU.rows_key) or []
+    return rows
+
+
+@dg.asset(
+    deps=[ods_key("sku"), *(dwd_key(dataset) for dataset in FACTS)],
+    group_name="dim",
+    kinds={"api", "polars", "clickhouse"},
+    owners=["team:data-platform"],
+    partitions_def=daily,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="SKUs (商品维度): names, categories and prices, newest version of each SKU.",
+)
+def dim_sku(
+    context: dg.AssetExecutionContext,
+    staging: DuckDBResource,
+    warehouse: ClickHouseResource,
+    erp: JushuitanResource,
+    quality: QualityResource,
+) -> dg.MaterializeResult:
+    days = partition_days(context)
+    shape, labels = SHAPES["sku"], quality.labels("sku")
+    with staging.get_connection() as conn:
+        listed = cleanse(extract(conn, shape, days), shape, labels)
+        referenced = _referenced(conn, days)
+    with warehouse.session() as client:
+        publish_skus(client, listed.rows, "window", labels)
+        publish_quarantine(client, listed.quarantine)
+        missing = missing_skus(client, referenced)
+    stats = CallStats()
+    found = _look_up(erp, missing, stats) if missing else []
+    if found:
+        lookup = pl.DataFrame(
+            {
+                "partition_day": [max(days)] * len(found),
+                "record_key": [str(row.get("sku_id")) for row in found],
+                "version": [None] * len(found),
+                "payload": [json.dumps(row, ensure_ascii=False) for row in found],
+            },
+            schema={
+                "partition_day": pl.Date,
+                "record_key": pl.String,
+                "version": pl.Int64,
+                "payload": pl.String,
+            },
+        )
+        with staging.get_connection() as conn:
+            conn.register("sku_lookup", lookup.to_arrow())
+            result = cleanse(extract(conn, shape, None, table="sku_lookup"), shape, labels)
+            conn.unregister("sku_lookup")
+        with warehouse.session() as client:
+            publish_skus(client, result.rows, "id lookup", labels)
+            publish_quarantine(client, result.quarantine)
+    unknown = sorted(set(missing) - {str(row.get("sku_id")) for row in found})
+    if unknown:
+        context.log.warning(
+            f"{len(unknown)} SKU(s) referenced by facts exist nowhere in the ERP: {', '.join(unknown[:10])}"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.int(listed.rows.height + len(found)),
+            "listed": listed.rows.height,
+            "found_by_id": len(found),
+            "unknown_to_erp": len(unknown),
+            "lookup_calls": stats.calls,
+            "unknown_examples": ", ".join(unknown[:20]) or "none",
+        }
+    )

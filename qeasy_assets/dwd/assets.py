@@ -1,0 +1,88 @@
+"""DWD assets: each staged fact dataset cleansed with polars into `dwd.<dataset>` (DuckDB), flagged
+rows copied to `dq_quarantine` (ClickHouse), checked with pandera."""
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from qeasy.cleanse.cleanse import cleanse, extract
+from qeasy.cleanse.dwd import store
+from qeasy.cleanse.quality import dwd_schema, failures
+from qeasy.cleanse.shapes import SHAPES
+from qeasy.warehouse.quarantine import publish_quarantine
+from qeasy_assets.dwd.checks import check_specs, results
+from qeasy_assets.ods.assets import ods_key
+from qeasy_assets.partitions import daily, partition_days
+from resources.clickhouse import ClickHouseResource
+from resources.quality import QualityResource
+
+DAYS_PER_CHUNK = 7
+DESCRIPTIONS = {
+    "sales_out": "Sales-out order lines (出库单明细), typed and flagged, every version staged.",
+    "after_sale": "After-sale order lines (售后单明细), typed and flagged, every version staged.",
+    "inventory": "Stock per SKU (库存), typed and flagged, every version staged.",
+}
+
+
+def dwd_key(dataset: str) -> dg.AssetKey:
+    return dg.AssetKey(f"dwd_{dataset}")
+
+
+def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
+    shape = SHAPES[dataset]
+    key = dwd_key(dataset)
+    schema = dwd_schema(shape)
+
+    @dg.asset(
+        key=key,
+        deps=[ods_key(dataset)],
+        description=DESCRIPTIONS[dataset],
+        group_name="dwd",
+        kinds={"polars", "duckdb"},
+        owners=["team:data-platform"],
+        partitions_def=daily,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=check_specs(key, daily),
+        metadata={"duckdb_table": f"dwd.{dataset}", "grain": ", ".join(shape.key)},
+    )
+    def dwd_asset(
+        context: dg.AssetExecutionContext,
+        staging: DuckDBResource,
+        warehouse: ClickHouseResource,
+        quality: QualityResource,
+    ):
+        days = partition_days(context)
+        labels = quality.labels(dataset)
+        checked, quarantined, totals = [], [], {"records": 0, "rows": 0, "anomalies": 0, "only": 0, "lost": 0}
+        for first in range(0, len(days), DAYS_PER_CHUNK):
+            chunk = days[first : first + DAYS_PER_CHUNK]
+            with staging.get_connection() as conn:
+                result = cleanse(extract(conn, shape, chunk), shape, labels)
+                store(conn, dataset, chunk, result)
+            with warehouse.session() as client:
+                publish_quarantine(client, result.quarantine)
+            totals["records"] += result.records.height
+            totals["rows"] += result.rows.height
+            totals["anomalies"] += int(result.rows["is_anomaly"].sum())
+            only, lost = result.not_kept()
+            totals["only"] += only
+            totals["lost"] += lost
+            checked.append(failures(schema, result.rows))
+            quarantined.append(result.quarantine)
+            context.log.info(f"{dataset}: {len(chunk)} day(s) cleansed, {result.rows.height:,} rows")
+        quarantine = pl.concat(quarantined)
+        yield dg.MaterializeResult(
+            metadata={
+                "rows": dg.MetadataValue.int(totals["rows"]),
+                "records": totals["records"],
+                "anomalous_rows": totals["anomalies"],
+                "quarantine_entries": quarantine.height,
+                "days": len(days),
+            },
+            check_results=results(pl.concat(checked), totals, quarantine, quality.max_anomaly_rate),
+        )
+
+    return dwd_asset
+
+
+dwd_assets = [build_dwd_asset(dataset) for dataset in DESCRIPTIONS]

@@ -1,0 +1,115 @@
+"""Checks on the published tables, run right after each refresh, over the whole tables.
+
+- `latest_version` (blocking, wide tables): one row per grain, and the lines of one version per record.
+- `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views.
+- `well_defined` (warning, other ADS): ratios NULL exactly when their denominator is 0, never NaN or
+  infinity; stock never negative.
+"""
+
+import dagster as dg
+from clickhouse_connect.driver.client import Client
+
+from qeasy.warehouse.refresh import Refresh
+from qeasy_assets.partitions import daily
+
+LATEST = {"dws_sale_out": ("io_id", "ioi_id"), "dws_after_sale": ("as_id", "asi_id")}
+CHECKS = [
+    *(
+        dg.AssetCheckSpec(
+            "latest_version",
+            asset=table,
+            blocking=True,
+            partitions_def=daily,
+            description="One row per grain; every record shows the lines of its newest version only.",
+        )
+        for table in LATEST
+    ),
+    dg.AssetCheckSpec(
+        "reconciled",
+        asset="ads_shop_daily",
+        partitions_def=daily,
+        description="out_orders and refund_orders add up to the distinct orders of the wide tables.",
+    ),
+    dg.AssetCheckSpec(
+        "well_defined",
+        asset="ads_sku_after_sale_7d",
+        partitions_def=daily,
+        description="Rates are NULL exactly when there are no out orders; never NaN or infinity.",
+    ),
+    dg.AssetCheckSpec(
+        "well_defined",
+        asset="ads_inventory_turnover",
+        partitions_def=daily,
+        description="end_qty >= 0; turnover_days NULL exactly when out_qty_7d = 0, else finite.",
+    ),
+]
+
+
+def _one(client: Client, query: str) -> int:
+    return int(client.query(query).result_rows[0][0])
+
+
+def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
+    results = []
+    for table, (record, line) in LATEST.items():
+        duplicates = _one(client, f"SELECT count() - uniqExact({record}, {line}) FROM v_{table}")
+        mixed = _one(
+            client,
+            f"SELECT count() FROM (SELECT {record} FROM {table} FINAL GROUP BY {record} "
+            "HAVING uniqExact(ts) > 1)",
+        )
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=table,
+                check_name="latest_version",
+                passed=duplicates == 0 and mixed == 0,
+                metadata={"duplicate_grain_rows": duplicates, "records_with_several_versions": mixed},
+            )
+        )
+    ads = client.query("SELECT sum(out_orders), sum(refund_orders) FROM v_ads_shop_daily").result_rows[0]
+    days = "stat_date IN (SELECT DISTINCT stat_date FROM v_ads_shop_daily)"
+    out = _one(
+        client,
+        f"SELECT uniqExact(io_id) FROM (SELECT io_id, toDate(io_date) AS stat_date "
+        f"FROM v_dws_sale_out WHERE status = 'Confirmed' AND shop_id IS NOT NULL) WHERE {days}",
+    )
+    refunds = _one(
+        client,
+        f"SELECT uniqExact(as_id) FROM (SELECT as_id, biz_date AS stat_date "
+        f"FROM v_dws_after_sale WHERE is_refund = 1 AND shop_id IS NOT NULL) WHERE {days}",
+    )
+    results.append(
+        dg.AssetCheckResult(
+            asset_key="ads_shop_daily",
+            check_name="reconciled",
+            severity=dg.AssetCheckSeverity.WARN,
+            passed=(int(ads[0] or 0), int(ads[1] or 0)) == (out, refunds),
+            metadata={
+                "ads_out_orders": int(ads[0] or 0),
+                "dws_out_orders": out,
+                "ads_refund_orders": int(ads[1] or 0),
+                "dws_refund_orders": refunds,
+            },
+        )
+    )
+    bad_rates = _one(
+        client,
+        "SELECT countIf((after_sale_rate_7d IS NULL) != (out_orders_7d = 0) OR "
+        "NOT isFinite(ifNull(after_sale_rate_7d, 0))) FROM v_ads_sku_after_sale_7d",
+    )
+    bad_stock = _one(
+        client,
+        "SELECT countIf(end_qty < 0 OR (turnover_days IS NULL) != (out_qty_7d = 0) OR "
+        "NOT isFinite(ifNull(turnover_days, 0))) FROM v_ads_inventory_turnover",
+    )
+    for table, bad in (("ads_sku_after_sale_7d", bad_rates), ("ads_inventory_turnover", bad_stock)):
+        results.append(
+            dg.AssetCheckResult(
+                asset_key=table,
+                check_name="well_defined",
+                passed=bad == 0,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"bad_rows": bad},
+            )
+        )
+    return results

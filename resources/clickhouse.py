@@ -1,0 +1,21 @@
+"""The ClickHouse warehouse as a Dagster resource: embedded (`chdb://path`) or a server."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+from clickhouse_connect.driver.client import Client
+
+from qeasy.warehouse.clickhouse import session
+
+
+class ClickHouseResource(dg.ConfigurableResource):
+    """Where the contract tables live. Sessions are exclusive per embedded path (see qeasy.warehouse)."""
+
+    dsn: str  # chdb:///abs/path or http(s)://user:password@host:port
+    database: str = "qeasy"
+
+    @contextmanager
+    def session(self) -> Iterator[Client]:
+        with session(self.dsn, self.database) as client:
+            yield client
