@@ -79,11 +79,17 @@ def _qeasy_run(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
                           env=environment, capture_output=True, text=True, timeout=300)
 
 
-def test_qeasy_run_on_the_embedded_defaults(tmp_path) -> None:
-    done = _qeasy_run(tmp_path, "--start", "2026-11-18", "--end", "2026-11-20",
+def test_qeasy_run_takes_a_sandbox_week_through_every_asset_and_check(tmp_path) -> None:
+    done = _qeasy_run(tmp_path, "--start", "2026-11-14", "--end", "2026-11-20",
                       QEASY_SANDBOX_ORDERS_PER_HOUR="40", QEASY_SANDBOX_CLOCK="2026-11-21 08:00:00")
     assert done.returncode == 0, done.stderr
-    assert "10 shops" in done.stdout and "ods_sales_out" in done.stdout
+    assert "10 shops" in done.stdout and "FAILED" not in done.stdout
+    from qeasy_assets.definitions import defs
+
+    for key in defs.resolve_all_asset_keys():  # every asset shows in the summary
+        assert f"  {key.to_user_string()} " in done.stdout
+    assert "warehouse (ClickHouse): dim_shop 10" in done.stdout
+    assert "2026-11-20: out orders" in done.stdout and "alerts for 2026-11-20" in done.stdout
 
 
 def test_qeasy_run_with_a_wrong_secret_fails_fast_naming_the_signature(tmp_path, fast) -> None:

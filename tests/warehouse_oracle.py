@@ -106,15 +106,19 @@ def _ratio(num: str, den: str) -> pl.Expr:  # NULL when the denominator is 0, ne
 
 
 def _inventory(inventory: list[dict]) -> pl.DataFrame:
+    """Every inventory version seen (several per SKU when it was ingested at several times)."""
     rows = []
-    for rec in inventory:  # rule 6: unparseable qty or modified -> no rows
+    for rec in inventory:  # rule 6: an unparseable modified -> the version is unusable
         qty, modified = _num(rec.get("qty")), _time(rec.get("modified"))
-        if qty is None or modified is None or not _present(rec.get("sku_id")):
+        if modified is None or not _present(rec.get("sku_id")):
             continue
-        rows.append({"sku_id": str(rec["sku_id"]), "end_qty": max(int(qty), 0),
-                     "min_qty": _num(rec.get("min_qty")), "modified_day": modified.date()})
-    schema = {"sku_id": pl.String, "end_qty": pl.Int64, "min_qty": pl.Float64, "modified_day": pl.Date}
-    return pl.DataFrame(rows, schema=schema)
+        rows.append({"sku_id": str(rec["sku_id"]), "end_qty": None if qty is None else max(int(qty), 0),
+                     "min_qty": _num(rec.get("min_qty")), "modified_day": modified.date(),
+                     "version": (_num(rec.get("ts")) or 0, modified)})
+    schema = {"sku_id": pl.String, "end_qty": pl.Int64, "min_qty": pl.Float64, "modified_day": pl.Date,
+              "ts": pl.Float64, "modified": pl.Datetime("us")}
+    return pl.DataFrame([{**r, "ts": r["version"][0], "modified": r.pop("version")[1]} for r in rows],
+                        schema=schema)
 
 
 def oracle_ads(sales_out: list[dict], after_sale: list[dict], inventory: list[dict],
@@ -148,9 +152,12 @@ def oracle_ads(sales_out: list[dict], after_sale: list[dict], inventory: list[di
         .sort("stat_date", "sku_id")
     )
 
+    # The latest version seen whose modified falls on or before stat_date; unparseable qty -> no row.
     turnover = (
         stat_days.join(_inventory(inventory), how="cross")
         .filter(pl.col("modified_day") <= pl.col("stat_date"))
+        .sort("ts", "modified").group_by("stat_date", "sku_id").last()
+        .filter(pl.col("end_qty").is_not_null())
         .join(windowed.select("stat_date", "sku_id", "out_qty_7d"), on=["stat_date", "sku_id"], how="left")
         .with_columns(pl.col("out_qty_7d").fill_null(0))
         .select("stat_date", "sku_id", "end_qty", "out_qty_7d",

@@ -10,6 +10,7 @@ from datetime import date, datetime
 import duckdb
 
 from qeasy.cleanse.cleanse import Cleansed
+from qeasy.cleanse.shapes import Shape
 from qeasy.erp.times import BEIJING
 
 LOADED = """CREATE SCHEMA IF NOT EXISTS dwd;
@@ -17,8 +18,12 @@ CREATE TABLE IF NOT EXISTS dwd.loaded_days (dataset VARCHAR, partition_day DATE,
     rows BIGINT, anomalies BIGINT, quarantined BIGINT, loaded_at TIMESTAMP)"""
 
 
-def store(conn: duckdb.DuckDBPyConnection, dataset: str, days: list[date], cleansed: Cleansed) -> None:
-    """Replace `days` of `dwd.<dataset>` with the cleansed rows and log them, in one transaction."""
+def store(conn: duckdb.DuckDBPyConnection, shape: Shape, days: list[date], cleansed: Cleansed) -> None:
+    """Replace `days` of `dwd.<dataset>` with the cleansed rows and log them, in one transaction.
+
+    For a dataset that keeps its history, only the versions read again are replaced.
+    """
+    dataset = shape.dataset
     conn.execute(LOADED)
     conn.register("incoming_rows", cleansed.rows.to_arrow())
     conn.execute(f"CREATE TABLE IF NOT EXISTS dwd.{dataset} AS SELECT * FROM incoming_rows LIMIT 0")
@@ -27,7 +32,10 @@ def store(conn: duckdb.DuckDBPyConnection, dataset: str, days: list[date], clean
     loaded = [(dataset, day, *figures.get(day, (0, 0, 0, 0)), now) for day in days]
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(f"DELETE FROM dwd.{dataset} WHERE partition_day IN (SELECT UNNEST(?::DATE[]))", [days])
+        reread = ("AND (record_key, coalesce(ts, -1)) IN (SELECT record_key, coalesce(ts, -1) FROM incoming_rows)"
+                  if shape.keeps_history else "")
+        conn.execute(f"DELETE FROM dwd.{dataset} WHERE partition_day IN (SELECT UNNEST(?::DATE[])) {reread}",
+                     [days])
         conn.execute(f"INSERT INTO dwd.{dataset} BY NAME SELECT * FROM incoming_rows")
         conn.execute(
             "DELETE FROM dwd.loaded_days WHERE dataset = ? AND partition_day IN (SELECT UNNEST(?::DATE[]))",

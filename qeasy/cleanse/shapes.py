@@ -18,6 +18,9 @@ class Shape:
     line: tuple[Field, ...] = ()
     refined_by: str | None = None  # a field whose value refines the status label ("STATUS/VALUE")
     biz_time: tuple[str, ...] = ()  # times whose first present one dates the business day
+    # The API serves only the current version (stock): every version seen is kept, because what
+    # was seen is the only history there is. Others are re-read whole, so a day's rows are replaced.
+    keeps_history: bool = False
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -131,6 +134,7 @@ SHAPES = {
                 ("ts", K.VERSION),
             ),
             biz_time=("modified",),
+          keeps_history=True,
         ),
         Shape(
             "sku",

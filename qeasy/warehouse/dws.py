@@ -14,7 +14,7 @@ import polars as pl
 from clickhouse_connect.driver.client import Client
 
 from qeasy.warehouse.dims import shop_names, sku_attributes
-from qeasy.warehouse.publish import months_of, replace_all, replace_months
+from qeasy.warehouse.publish import replace_all, replace_months
 
 # A confirm_date that is present but unparseable gives a refund order no day: it is not counted.
 NO_REFUND_DAY = "unparseable confirm_date"
@@ -206,7 +206,9 @@ def publish_inventory(
     """Current stock per SKU, and end-of-day stock for every loaded day from the first of `days` on."""
     current = pl.from_arrow(conn.execute(_latest("inventory", "sku_id")).to_arrow_table())
     replace_all(client, "dws_inventory", _published(_with_dimensions(current, client), INVENTORY_COLUMNS))
-    stat_days = [day for day in loaded if day >= min(days)]
+    # A version changes end-of-day stock from its day on; whole months are rebuilt.
+    months = {day.year * 100 + day.month for day in loaded if day >= min(days)}
+    stat_days = [day for day in loaded if day.year * 100 + day.month in months]
     daily = pl.from_arrow(
         conn.execute(
             """
@@ -222,6 +224,5 @@ def publish_inventory(
             [stat_days],
         ).to_arrow_table()
     )
-    months = {day.year * 100 + day.month for day in stat_days}
     replace_months(client, "dws_inventory_daily", months, daily)
-    return months | months_of(daily, "stat_date")
+    return months

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import polars as pl
+import polars.selectors as cs
 from clickhouse_connect.driver.client import Client
 
 ZONE = "Asia/Shanghai"
@@ -18,7 +19,7 @@ ZONE = "Asia/Shanghai"
 
 def to_clickhouse(frame: pl.DataFrame) -> pl.DataFrame:
     """Naive Beijing datetimes get their zone, so ClickHouse stores the right instant."""
-    return frame.with_columns(pl.col(pl.Datetime(time_zone=None)).dt.replace_time_zone(ZONE))
+    return frame.with_columns(cs.datetime(time_zone=None).dt.replace_time_zone(ZONE))
 
 
 def insert(client: Client, table: str, frame: pl.DataFrame) -> None:

@@ -58,7 +58,7 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
             chunk = days[first : first + DAYS_PER_CHUNK]
             with staging.get_connection() as conn:
                 result = cleanse(extract(conn, shape, chunk), shape, labels)
-                store(conn, dataset, chunk, result)
+                store(conn, shape, chunk, result)
             with warehouse.session() as client:
                 publish_quarantine(client, result.quarantine)
             totals["records"] += result.records.height

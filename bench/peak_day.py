@@ -1,0 +1,328 @@
+"""A peak day from DWD through ADS into embedded ClickHouse: lines/s and peak RSS.
+
+One Beijing day of the sandbox merchant's peak profile (50,000 orders/hour for 24 hours, clock
+pinned at the end of the day) is staged in DuckDB as the ODS assets would leave it: sales-out,
+after-sale and inventory rows with the columns `qeasy.ingest.staging.ods_frame` writes, rendered
+in-process by the merchant (the latest version of every record modified that day; HTTP would
+take many minutes and is measured by ingest_rate.py), plus every SKU and shop. The dimensions are
+published to ClickHouse in a process of their own. None of that is timed.
+
+Timed, in a fresh process, is what the DWD assets and the warehouse asset run, with their
+resources (DuckDBResource, ClickHouseResource on `chdb://`): for each fact dataset
+`cleanse(extract(...))`, `store(...)`, the quarantine upsert and the DWD checks (pandera contract,
+records accounted for), then `refresh(conn, client, [day])` and the warehouse checks. `refresh`
+runs unchanged; its DWS and ADS steps are timed by wrapping the functions it calls. Lines are
+the DWD rows of sales-out and after-sale; peak RSS is that process's `ru_maxrss`.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+DAY = date(2026, 11, 18)
+ORDERS_PER_HOUR = 50_000
+FACTS = ("sales_out", "after_sale", "inventory")
+LINES = ("sales_out", "after_sale")
+AIM_LINES_PER_SECOND = 500_000
+AIM_RSS_MIB = 2048
+CHUNK = 25_000  # records rendered per staged file
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# ---- prepare (not timed) -------------------------------------------------------------------------
+def _merchant():
+    from qeasy.erp.times import day_of_date, day_start_ms
+    from qeasy.sandbox.clock import SimClock
+    from qeasy.sandbox.config import SandboxConfig
+    from qeasy.sandbox.merchant import Merchant
+
+    config = SandboxConfig(profile="peak", orders_per_hour=ORDERS_PER_HOUR,
+                           clock=f"{DAY + timedelta(days=1)} 00:00:00")
+    day = day_of_date(DAY)
+    return Merchant(config, SimClock(config.clock)), day, day_start_ms(day), day_start_ms(day + 1)
+
+
+def _render_part(merchant, dataset: str, keys, day: int, now: int, out: Path, worker: int) -> None:
+    """Render `keys` of `dataset` as ODS rows into parquet files (a forked worker)."""
+    from qeasy.erp.client import CallStats
+    from qeasy.erp.endpoints import ENDPOINTS
+    from qeasy.ingest.pull import DayPull
+    from qeasy.ingest.staging import ods_frame
+
+    for n, first in enumerate(range(0, len(keys), CHUNK)):
+        rows = [merchant.render(dataset, int(k), now) for k in keys[first:first + CHUNK]]
+        pull = DayPull(day, rows, 0, CallStats(), len(rows), len(rows), [])
+        ods_frame(ENDPOINTS[dataset], [pull], "bench-peak-day").write_parquet(
+            out / f"{dataset}-{worker}-{n:05}.parquet")
+
+
+def stage(path: Path) -> None:
+    """Write the ODS staging of the peak day to the DuckDB file `path`."""
+    import multiprocessing
+
+    import numpy as np
+
+    started = time.monotonic()
+    merchant, day, begin, now = _merchant()
+    keys = {dataset: merchant.window(dataset, begin, now - 1, now) for dataset in FACTS}
+    keys["sku"] = np.array([k for k in range(merchant.catalog.size)
+                            if merchant.modified("sku", k, now) is not None], dtype=np.int64)
+    keys["shop"] = merchant.shops()
+    print(f"  merchant: {', '.join(f'{d} {len(k):,}' for d, k in keys.items())} records "
+          f"({time.monotonic() - started:.0f} s)", flush=True)
+    parts = Path(tempfile.mkdtemp(prefix="parts-", dir=path.parent))
+    workers = os.cpu_count() or 1
+    fork = multiprocessing.get_context("fork")  # the workers share the merchant's day buckets
+    try:
+        for dataset, all_keys in keys.items():
+            procs = [fork.Process(target=_render_part, args=(merchant, dataset, share, day, now, parts, w))
+                     for w, share in enumerate(np.array_split(all_keys, workers))]
+            for proc in procs:
+                proc.start()
+            for proc in procs:
+                proc.join()
+                if proc.exitcode:
+                    raise RuntimeError(f"rendering {dataset} failed in a worker")
+        import duckdb
+
+        from qeasy.ingest.staging import ODS_TABLE, SCHEMA
+
+        partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        with duckdb.connect(str(partial)) as conn:
+            conn.execute(SCHEMA)
+            for dataset in keys:
+                conn.execute(ODS_TABLE.format(name=dataset))
+                conn.execute(f"INSERT INTO ods.{dataset} SELECT * FROM read_parquet(?)",
+                             [str(parts / f"{dataset}-*.parquet")])
+        partial.rename(path)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    print(f"  staged in {time.monotonic() - started:.0f} s: {path}", flush=True)
+
+
+def dims(run: Path) -> None:
+    """dim_sku and dim_shop from the staged SKUs and shops, as the dimension assets publish them."""
+    import duckdb
+
+    from qeasy.cleanse.cleanse import cleanse, extract
+    from qeasy.cleanse.labels import load_labels
+    from qeasy.cleanse.shapes import SHAPES
+    from qeasy.warehouse.clickhouse import session
+    from qeasy.warehouse.dims import publish_shops, publish_skus
+    from qeasy.warehouse.quarantine import publish_quarantine
+
+    labels = load_labels(None)
+    with duckdb.connect(str(run / "staging.duckdb")) as conn:
+        skus = cleanse(extract(conn, SHAPES["sku"], [DAY]), SHAPES["sku"], labels["sku"])
+        shops = cleanse(extract(conn, SHAPES["shop"], None), SHAPES["shop"], {})
+    with session(f"chdb://{run / 'ch'}", "qeasy") as client:
+        publish_skus(client, skus.rows, "window", labels["sku"])
+        publish_shops(client, shops.rows)
+        publish_quarantine(client, skus.quarantine)
+        publish_quarantine(client, shops.quarantine)
+
+
+# ---- the timed transform, in its own process -------------------------------------------------------
+class Clock:
+    """Seconds and peak RSS per phase; `wrap` times a module's function wherever it is called from."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.rss: dict[str, float] = {}
+
+    def add(self, phase: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[phase] += now - since
+        self.rss[phase] = peak_rss_mib()
+        return now
+
+    def wrap(self, module, name: str, phase) -> None:
+        original = getattr(module, name)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.add(phase(*args) if callable(phase) else phase, started)
+
+        setattr(module, name, timed)
+
+
+def transform(run: Path) -> None:
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)  # as qeasy_assets.definitions does
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+    import polars as pl
+    from dagster_duckdb import DuckDBResource
+
+    import qeasy.warehouse.ads as ads
+    import qeasy.warehouse.dws as dws
+    import qeasy.warehouse.refresh as refresh_module
+    from qeasy.cleanse.cleanse import cleanse, extract
+    from qeasy.cleanse.dwd import store
+    from qeasy.cleanse.labels import load_labels
+    from qeasy.cleanse.quality import dwd_schema, failures
+    from qeasy.cleanse.shapes import SHAPES
+    from qeasy.warehouse.quarantine import publish_quarantine
+    from qeasy_assets.dwd.checks import results
+    from qeasy_assets.warehouse.checks import evaluate
+    from resources.clickhouse import ClickHouseResource
+
+    staging = DuckDBResource(database=str(run / "staging.duckdb"))
+    warehouse = ClickHouseResource(dsn=f"chdb://{run / 'ch'}", database="qeasy")
+    labels = load_labels(None)
+    schemas = {dataset: dwd_schema(SHAPES[dataset]) for dataset in FACTS}  # built at import by the assets
+    clock = Clock()
+    clock.wrap(dws, "touched_months", "dws: months touched")
+    clock.wrap(dws, "fact_rows", "dws: latest versions + dims (DuckDB, polars)")
+    clock.wrap(dws, "replace_months", lambda client, table, *_: f"dws: insert + swap {table}")
+    clock.wrap(dws, "replace_all", lambda client, table, *_: f"dws: insert + swap {table}")
+    clock.wrap(ads, "replace_months", lambda client, table, *_: f"ads: {table}")
+    clock.wrap(refresh_module, "publish_metrics", "ads: total")
+    clock.wrap(refresh_module, "_count", "refresh: row counts")
+    figures: dict[str, dict] = {}
+    baseline = peak_rss_mib()
+
+    started = time.perf_counter()
+    for dataset in FACTS:  # the DWD assets, one 1-day chunk each
+        shape = SHAPES[dataset]
+        t = time.perf_counter()
+        with staging.get_connection() as conn:
+            raw = extract(conn, shape, [DAY])
+            t = clock.add("dwd: extract (DuckDB JSON -> polars)", t)
+            result = cleanse(raw, shape, labels.get(dataset, {}))
+            del raw  # the asset keeps only the result
+            t = clock.add("dwd: cleanse (polars)", t)
+            store(conn, shape, [DAY], result)
+        t = clock.add("dwd: store dwd.* (DuckDB, incl. close)", t)
+        with warehouse.session() as client:
+            publish_quarantine(client, result.quarantine)
+        t = clock.add("dwd: quarantine -> ClickHouse", t)
+        only, lost = result.not_kept()
+        anomalies = int(result.rows["is_anomaly"].sum())
+        totals = {"records": result.records.height, "rows": result.rows.height, "anomalies": anomalies,
+                  "only": only, "lost": lost}
+        checks = results(failures(schemas[dataset], result.rows), totals, result.quarantine, 0.05)
+        clock.add("dwd: checks (pandera, accounted)", t)
+        figures[dataset] = totals | {"quarantined": result.quarantine.height,
+                                     "failed": [c.check_name for c in checks if not c.passed]}
+        del result
+    dwd_done = time.perf_counter()
+    with staging.get_connection() as conn, warehouse.session() as client:  # the warehouse asset
+        refreshed = refresh_module.refresh(conn, client, [DAY])
+        t = clock.add("refresh: total", dwd_done)
+        checks = evaluate(client, refreshed)
+        clock.add("warehouse checks", t)
+    finished = time.perf_counter()
+    (run / "result.json").write_text(json.dumps({
+        "seconds": clock.seconds, "rss": clock.rss, "baseline_rss": baseline, "peak_rss": peak_rss_mib(),
+        "dwd_seconds": dwd_done - started, "warehouse_seconds": finished - dwd_done,
+        "total_seconds": finished - started, "figures": figures, "rows": refreshed.rows,
+        "months": {k: sorted(v) for k, v in refreshed.months.items()},
+        "failed_checks": [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks if not c.passed],
+        "polars_threads": pl.thread_pool_size(),
+    }))
+
+
+# ---- the report ------------------------------------------------------------------------------------
+def child(*args: str) -> None:
+    subprocess.run([sys.executable, __file__, *args], check=True)
+
+
+def report(result: dict) -> None:
+    sec, rss, figures = result["seconds"], result["rss"], result["figures"]
+    lines = sum(figures[d]["rows"] for d in LINES)
+    print("  dataset        records   DWD rows  anomalous  quarantine  failed checks")
+    for dataset, f in figures.items():
+        print(f"  {dataset:<11} {f['records']:>10,} {f['rows']:>10,} {f['anomalies']:>10,} "
+              f"{f['quarantined']:>11,}  {', '.join(f['failed']) or 'none'}")
+    print("  published rows: " + ", ".join(f"{t} {n:,}" for t, n in result["rows"].items()))
+    print(f"  failed warehouse checks: {', '.join(result['failed_checks']) or 'none'}")
+
+    dws_parts = [name for name in sec if name.startswith("dws: ")]
+    dws_total = sec["refresh: total"] - sec.get("ads: total", 0) - sec.get("refresh: row counts", 0)
+    dwd_parts = [name for name in sec if name.startswith("dwd: ")]
+    rows = [(name, sec[name], rss.get(name)) for name in dwd_parts]
+    rows.append(("DWD (all of the above)", result["dwd_seconds"], None))
+    rows.append(("DWS (refresh up to the metrics)", dws_total, None))
+    rows += [("  " + name, sec.get(name, 0.0), rss.get(name)) for name in dws_parts]
+    rows.append(("  dws: other (sessions, inventory SQL + dims)",
+                 dws_total - sum(sec.get(n, 0.0) for n in dws_parts), None))
+    rows.append(("ADS (publish_metrics)", sec.get("ads: total", 0.0), rss.get("ads: total")))
+    rows += [("  " + name, s, rss.get(name)) for name, s in sec.items()
+             if name.startswith("ads: ") and name != "ads: total"]
+    rows.append(("refresh: row counts", sec.get("refresh: row counts", 0.0), rss.get("refresh: row counts")))
+    rows.append(("warehouse checks", sec["warehouse checks"], rss.get("warehouse checks")))
+    rows.append(("total", result["total_seconds"], result["peak_rss"]))
+    print(f"\n  {'phase':<48} {'seconds':>8} {'lines/s':>12} {'peak RSS MiB':>13}")
+    for name, seconds, peak in rows:
+        rate = f"{lines / seconds:12,.0f}" if seconds > 0 else f"{'-':>12}"
+        shown = f"{peak:13,.0f}" if peak is not None else f"{'':>13}"
+        print(f"  {name:<48} {seconds:8.2f} {rate} {shown}")
+    rate, peak = lines / result["total_seconds"], result["peak_rss"]
+    print(f"  (RSS after imports, before any work: {result['baseline_rss']:,.0f} MiB; "
+          f"polars threads: {result['polars_threads']})")
+    print(f"\nverdict: {lines:,} lines in {result['total_seconds']:.1f} s = {rate:,.0f} lines/s "
+          f"(aim >= {AIM_LINES_PER_SECOND:,}: {'met' if rate >= AIM_LINES_PER_SECOND else 'MISSED'}); "
+          f"peak RSS {peak:,.0f} MiB (aim < {AIM_RSS_MIB:,}: {'met' if peak < AIM_RSS_MIB else 'MISSED'})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="keep the staged day here and reuse it on later runs "
+                        "(default: a temporary directory, removed afterwards)")
+    parser.add_argument("--stage", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--dims", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--transform", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        return stage(args.stage)
+    if args.dims:
+        return dims(args.dims)
+    if args.transform:
+        return transform(args.transform)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="qeasy-peak-day-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        ods = workdir.resolve() / f"ods-{DAY}-{ORDERS_PER_HOUR}-peak.duckdb"
+        print(f"peak day {DAY}: {ORDERS_PER_HOUR:,} orders/hour for 24 hours (sandbox profile 'peak'), "
+              f"{os.cpu_count()} cores")
+        if not ods.exists():
+            print("staging ODS (not timed) ...", flush=True)
+            child("--stage", str(ods))
+        else:
+            print(f"reusing staged ODS {ods}")
+        run = workdir.resolve() / "run"
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir()
+        shutil.copyfile(ods, run / "staging.duckdb")
+        child("--dims", str(run))
+        print("DWD -> DWS -> ADS in a fresh process (timed) ...", flush=True)
+        child("--transform", str(run))
+        report(json.loads((run / "result.json").read_text()))
+        shutil.rmtree(run, ignore_errors=True)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

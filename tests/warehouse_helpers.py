@@ -1,0 +1,44 @@
+"""Helpers for warehouse tests: whole-chain runs against a sandbox, ClickHouse reads, checksums."""
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from qeasy.runner import RunReport, run_job
+from qeasy.sandbox import SandboxServer
+from qeasy.settings import load_settings
+from qeasy.warehouse.clickhouse import session
+from qeasy_assets.definitions import build_definitions
+from tests.ingest_helpers import env_for
+
+CONTRACT = ["dim_shop", "dim_sku", "dws_sale_out", "dws_after_sale", "dws_inventory", "dws_inventory_daily",
+            "ads_shop_daily", "ads_sku_after_sale_7d", "ads_inventory_turnover", "dq_quarantine"]
+
+
+class Chain:
+    """Runs of the shops and main jobs for one sandbox and one QEASY_HOME, in this process."""
+
+    def __init__(self, server: SandboxServer, home: Path, **extra: str) -> None:
+        self.home = home
+        self.defs = build_definitions(load_settings(env_for(server, home, **extra)))
+        self.instance = dg.DagsterInstance.ephemeral()
+
+    def shops(self) -> RunReport:
+        return run_job(self.defs, "shops", self.instance)
+
+    def main(self, first: date, last: date | None = None) -> RunReport:
+        return run_job(self.defs, "main", self.instance, first, last or first)
+
+
+def query(home: Path, sql: str, **parameters) -> pl.DataFrame:
+    with session(f"chdb://{home / 'clickhouse'}", "qeasy") as client:
+        return client.query_df_arrow(sql, parameters=parameters, dataframe_library="polars")
+
+
+def checksums(home: Path) -> dict[str, tuple[int, int]]:
+    """(rows, order-independent hash of every column) of every contract table as readers see it."""
+    with session(f"chdb://{home / 'clickhouse'}", "qeasy") as client:
+        return {table: tuple(client.query(f"SELECT count(), sum(cityHash64(*)) FROM v_{table}")
+                             .result_rows[0]) for table in CONTRACT}
