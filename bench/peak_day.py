@@ -138,16 +138,19 @@ def dims(run: Path) -> None:
 
 # ---- the timed transform, in its own process -------------------------------------------------------
 class Clock:
-    """Seconds and peak RSS per phase; `wrap` times a module's function wherever it is called from."""
+    """Seconds per phase, and how far each phase raised the peak RSS. `wrap` times a module's function
+    wherever it is called from; a phase that encloses wrapped ones is left with the remainder."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self.rss: dict[str, float] = {}
+        self.growth: dict[str, float] = defaultdict(float)  # MiB the phase added to the peak RSS
+        self.peak = peak_rss_mib()
 
     def add(self, phase: str, since: float) -> float:
-        now = time.perf_counter()
+        now, peak = time.perf_counter(), peak_rss_mib()
         self.seconds[phase] += now - since
-        self.rss[phase] = peak_rss_mib()
+        self.growth[phase] += peak - self.peak
+        self.peak = peak
         return now
 
     def wrap(self, module, name: str, phase) -> None:
@@ -198,7 +201,8 @@ def transform(run: Path) -> None:
     clock.wrap(refresh_module, "publish_metrics", "ads: total")
     clock.wrap(refresh_module, "_count", "refresh: row counts")
     figures: dict[str, dict] = {}
-    baseline = peak_rss_mib()
+    baseline = clock.peak = peak_rss_mib()
+    load = os.getloadavg()[0]
 
     started = time.perf_counter()
     for dataset in FACTS:  # the DWD assets, one 1-day chunk each
@@ -229,10 +233,11 @@ def transform(run: Path) -> None:
         refreshed = refresh_module.refresh(conn, client, [DAY])
         t = clock.add("refresh: total", dwd_done)
         checks = evaluate(client, refreshed)
-        clock.add("warehouse checks", t)
+    clock.add("warehouse checks", t)  # and closing both sessions
     finished = time.perf_counter()
     (run / "result.json").write_text(json.dumps({
-        "seconds": clock.seconds, "rss": clock.rss, "baseline_rss": baseline, "peak_rss": peak_rss_mib(),
+        "seconds": clock.seconds, "growth": clock.growth, "load": [load, os.getloadavg()[0]],
+        "baseline_rss": baseline, "peak_rss": peak_rss_mib(),
         "dwd_seconds": dwd_done - started, "warehouse_seconds": finished - dwd_done,
         "total_seconds": finished - started, "figures": figures, "rows": refreshed.rows,
         "months": {k: sorted(v) for k, v in refreshed.months.items()},
@@ -247,7 +252,7 @@ def child(*args: str) -> None:
 
 
 def report(result: dict) -> None:
-    sec, rss, figures = result["seconds"], result["rss"], result["figures"]
+    sec, growth, figures = result["seconds"], result["growth"], result["figures"]
     lines = sum(figures[d]["rows"] for d in LINES)
     print("  dataset        records   DWD rows  anomalous  quarantine  failed checks")
     for dataset, f in figures.items():
@@ -256,29 +261,30 @@ def report(result: dict) -> None:
     print("  published rows: " + ", ".join(f"{t} {n:,}" for t, n in result["rows"].items()))
     print(f"  failed warehouse checks: {', '.join(result['failed_checks']) or 'none'}")
 
-    dws_parts = [name for name in sec if name.startswith("dws: ")]
-    dws_total = sec["refresh: total"] - sec.get("ads: total", 0) - sec.get("refresh: row counts", 0)
-    dwd_parts = [name for name in sec if name.startswith("dwd: ")]
-    rows = [(name, sec[name], rss.get(name)) for name in dwd_parts]
-    rows.append(("DWD (all of the above)", result["dwd_seconds"], None))
-    rows.append(("DWS (refresh up to the metrics)", dws_total, None))
-    rows += [("  " + name, sec.get(name, 0.0), rss.get(name)) for name in dws_parts]
-    rows.append(("  dws: other (sessions, inventory SQL + dims)",
-                 dws_total - sum(sec.get(n, 0.0) for n in dws_parts), None))
-    rows.append(("ADS (publish_metrics)", sec.get("ads: total", 0.0), rss.get("ads: total")))
-    rows += [("  " + name, s, rss.get(name)) for name, s in sec.items()
-             if name.startswith("ads: ") and name != "ads: total"]
-    rows.append(("refresh: row counts", sec.get("refresh: row counts", 0.0), rss.get("refresh: row counts")))
-    rows.append(("warehouse checks", sec["warehouse checks"], rss.get("warehouse checks")))
-    rows.append(("total", result["total_seconds"], result["peak_rss"]))
-    print(f"\n  {'phase':<48} {'seconds':>8} {'lines/s':>12} {'peak RSS MiB':>13}")
-    for name, seconds, peak in rows:
+    def leaves(prefix: str) -> list[tuple[str, float, float | None]]:
+        return [("  " + name.removeprefix(prefix), sec[name], growth[name]) for name in sec
+                if name.startswith(prefix) and not name.endswith(": total")]
+
+    dwd, dws, ads = leaves("dwd: "), leaves("dws: "), leaves("ads: ")
+    ads.append(("  row counts", sec["ads: total"] - sum(s for _, s, _ in ads), growth["ads: total"]))
+    inside = sum(s for _, s, _ in dws) + sec["ads: total"] + sec["refresh: row counts"]
+    dws.append(("  other: sessions, loaded days, inventory SQL + dims", sec["refresh: total"] - inside,
+                growth["refresh: total"]))  # what refresh spent outside the wrapped steps
+    table = [("DWD", sum(s for _, s, _ in dwd), None), *dwd,
+             ("DWS", sum(s for _, s, _ in dws), None), *dws,
+             ("ADS", sum(s for _, s, _ in ads), None), *ads,
+             ("refresh: row counts", sec["refresh: row counts"], growth["refresh: row counts"]),
+             ("warehouse checks", sec["warehouse checks"], growth["warehouse checks"]),
+             ("total", result["total_seconds"], None)]
+    print(f"\n  {'phase':<54} {'seconds':>8} {'share':>6} {'lines/s':>12} {'+peak MiB':>10}")
+    for name, seconds, grew in table:
         rate = f"{lines / seconds:12,.0f}" if seconds > 0 else f"{'-':>12}"
-        shown = f"{peak:13,.0f}" if peak is not None else f"{'':>13}"
-        print(f"  {name:<48} {seconds:8.2f} {rate} {shown}")
+        shown = f"{grew:10,.0f}" if grew is not None else f"{'':>10}"
+        print(f"  {name:<54} {seconds:8.2f} {seconds / result['total_seconds']:6.1%} {rate} {shown}")
     rate, peak = lines / result["total_seconds"], result["peak_rss"]
-    print(f"  (RSS after imports, before any work: {result['baseline_rss']:,.0f} MiB; "
-          f"polars threads: {result['polars_threads']})")
+    print(f"  peak RSS {peak:,.0f} MiB = {result['baseline_rss']:,.0f} MiB after imports + the growth above; "
+          f"polars threads {result['polars_threads']}, load average before/after "
+          f"{result['load'][0]:.1f}/{result['load'][1]:.1f}")
     print(f"\nverdict: {lines:,} lines in {result['total_seconds']:.1f} s = {rate:,.0f} lines/s "
           f"(aim >= {AIM_LINES_PER_SECOND:,}: {'met' if rate >= AIM_LINES_PER_SECOND else 'MISSED'}); "
           f"peak RSS {peak:,.0f} MiB (aim < {AIM_RSS_MIB:,}: {'met' if peak < AIM_RSS_MIB else 'MISSED'})")

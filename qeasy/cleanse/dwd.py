@@ -32,8 +32,8 @@ def store(conn: duckdb.DuckDBPyConnection, shape: Shape, days: list[date], clean
     loaded = [(dataset, day, *figures.get(day, (0, 0, 0, 0)), now) for day in days]
     conn.execute("BEGIN TRANSACTION")
     try:
-        reread = ("AND (record_key, coalesce(ts, -1)) IN (SELECT record_key, coalesce(ts, -1) FROM incoming_rows)"
-                  if shape.keeps_history else "")
+        reread = ("AND (record_key, coalesce(ts, -1)) IN "
+                  "(SELECT record_key, coalesce(ts, -1) FROM incoming_rows)" if shape.keeps_history else "")
         conn.execute(f"DELETE FROM dwd.{dataset} WHERE partition_day IN (SELECT UNNEST(?::DATE[])) {reread}",
                      [days])
         conn.execute(f"INSERT INTO dwd.{dataset} BY NAME SELECT * FROM incoming_rows")
@@ -61,10 +61,16 @@ def loaded_days(conn: duckdb.DuckDBPyConnection, datasets: tuple[str, ...]) -> l
     return [row[0] for row in rows]
 
 
-def table_exists(conn: duckdb.DuckDBPyConnection, dataset: str) -> bool:
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'dwd' AND table_name = ?",
-            [dataset],
-        ).fetchone()[0]
-    )
+def unstaged_days(conn: duckdb.DuckDBPyConnection, dataset: str, days: list[date]) -> list[date]:
+    """Those of `days` that ingestion never pulled for `dataset` (no API-health record)."""
+    if not table_exists(conn, "api_calls", schema="ops"):
+        return list(days)
+    pulled = {row[0] for row in conn.execute(
+        "SELECT DISTINCT partition_day FROM ops.api_calls WHERE dataset = ? AND partition_day IN "
+        "(SELECT UNNEST(?::DATE[]))", [dataset, days]).fetchall()}
+    return [day for day in days if day not in pulled]
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, table: str, schema: str = "dwd") -> bool:
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
+    return bool(conn.execute(query, [schema, table]).fetchone()[0])

@@ -82,10 +82,12 @@ def _embedded_client(path: Path) -> Iterator[Client]:
         with _registry:
             entry.users -= 1
             if entry.users == 0:
-                entry.client.close()
-                entry.client = None
-                fcntl.flock(entry.lock_file, fcntl.LOCK_UN)
-                entry.lock_file.close()
+                try:
+                    entry.client.close()
+                finally:  # other processes wait on this lock: release it whatever happens
+                    entry.client = None
+                    fcntl.flock(entry.lock_file, fcntl.LOCK_UN)
+                    entry.lock_file.close()
 
 
 @contextmanager

@@ -36,7 +36,8 @@ def summarise(client: Client, day: date, rate: float, min_orders: int) -> Summar
     spikes = client.query(
         "SELECT 'shop', toString(shop_id), shop_name, after_sale_rate, out_orders FROM v_ads_shop_daily "
         "WHERE stat_date = {day:Date} AND after_sale_rate > {rate:Float64} AND out_orders >= {n:UInt64} "
-        "UNION ALL SELECT 'sku', sku_id, sku_name, after_sale_rate_7d, out_orders_7d FROM v_ads_sku_after_sale_7d "
-        "WHERE stat_date = {day:Date} AND after_sale_rate_7d > {rate:Float64} AND out_orders_7d >= {n:UInt64} "
+        "UNION ALL SELECT 'sku', sku_id, sku_name, after_sale_rate_7d, out_orders_7d "
+        "FROM v_ads_sku_after_sale_7d WHERE stat_date = {day:Date} AND after_sale_rate_7d > {rate:Float64} "
+        "AND out_orders_7d >= {n:UInt64} "
         "ORDER BY 1, 2", parameters={"day": day, "rate": rate, "n": min_orders}).result_rows
     return Summary(rows, day, metrics, [tuple(r) for r in stock_outs], [tuple(r) for r in spikes])

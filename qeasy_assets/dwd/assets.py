@@ -6,7 +6,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from qeasy.cleanse.cleanse import cleanse, extract
-from qeasy.cleanse.dwd import store
+from qeasy.cleanse.dwd import store, unstaged_days
 from qeasy.cleanse.quality import dwd_schema, failures
 from qeasy.cleanse.shapes import SHAPES
 from qeasy.warehouse.quarantine import publish_quarantine
@@ -57,6 +57,10 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
         for first in range(0, len(days), DAYS_PER_CHUNK):
             chunk = days[first : first + DAYS_PER_CHUNK]
             with staging.get_connection() as conn:
+                missing = unstaged_days(conn, dataset, chunk)
+                if missing:  # cleansing nothing would pass these days off as empty
+                    raise dg.Failure(f"ods_{dataset} was never materialised for "
+                                     f"{', '.join(map(str, missing[:5]))}: ingest those days first")
                 result = cleanse(extract(conn, shape, chunk), shape, labels)
                 store(conn, shape, chunk, result)
             with warehouse.session() as client:
