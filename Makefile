@@ -28,6 +28,7 @@ sandbox: $(STAMP)  ## serve the ERP sandbox on http://127.0.0.1:8900
 bench: $(STAMP)  ## benchmarks: print figures (see bench/README.md)
 	$(BIN)/python bench/sandbox_capacity.py
 	$(BIN)/python bench/ingest_rate.py
+	$(BIN)/python bench/peak_day.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

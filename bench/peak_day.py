@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections import defaultdict
@@ -40,6 +41,11 @@ CHUNK = 25_000  # records rendered per staged file
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ---- prepare (not timed) -------------------------------------------------------------------------
@@ -138,19 +144,31 @@ def dims(run: Path) -> None:
 
 # ---- the timed transform, in its own process -------------------------------------------------------
 class Clock:
-    """Seconds per phase, and how far each phase raised the peak RSS. `wrap` times a module's function
-    wherever it is called from; a phase that encloses wrapped ones is left with the remainder."""
+    """Seconds and the highest RSS per phase (sampled every 10 ms, since ru_maxrss only ever grows).
+    `wrap` times a module's function wherever it is called from; a phase that encloses wrapped ones
+    is charged its whole time, and only the memory peak seen outside them."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self.growth: dict[str, float] = defaultdict(float)  # MiB the phase added to the peak RSS
-        self.peak = peak_rss_mib()
+        self.peak: dict[str, float] = defaultdict(float)  # MiB
+        self._page_mib = os.sysconf("SC_PAGE_SIZE") / 2**20
+        self._high = self._rss()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _rss(self) -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self._page_mib
+
+    def _sample(self) -> None:
+        while True:
+            self._high = max(self._high, self._rss())
+            time.sleep(0.01)
 
     def add(self, phase: str, since: float) -> float:
-        now, peak = time.perf_counter(), peak_rss_mib()
+        now, rss = time.perf_counter(), self._rss()
         self.seconds[phase] += now - since
-        self.growth[phase] += peak - self.peak
-        self.peak = peak
+        self.peak[phase] = max(self.peak[phase], self._high, rss)
+        self._high = rss
         return now
 
     def wrap(self, module, name: str, phase) -> None:
@@ -201,8 +219,9 @@ def transform(run: Path) -> None:
     clock.wrap(refresh_module, "publish_metrics", "ads: total")
     clock.wrap(refresh_module, "_count", "refresh: row counts")
     figures: dict[str, dict] = {}
-    baseline = clock.peak = peak_rss_mib()
-    load = os.getloadavg()[0]
+    baseline = peak_rss_mib()
+    clock.add("imports", time.perf_counter())  # the peaks of the phases begin here
+    load, cpu = os.getloadavg()[0], cpu_seconds()
 
     started = time.perf_counter()
     for dataset in FACTS:  # the DWD assets, one 1-day chunk each
@@ -236,8 +255,8 @@ def transform(run: Path) -> None:
     clock.add("warehouse checks", t)  # and closing both sessions
     finished = time.perf_counter()
     (run / "result.json").write_text(json.dumps({
-        "seconds": clock.seconds, "growth": clock.growth, "load": [load, os.getloadavg()[0]],
-        "baseline_rss": baseline, "peak_rss": peak_rss_mib(),
+        "seconds": clock.seconds, "phase_peak": clock.peak, "load": [load, os.getloadavg()[0]],
+        "baseline_rss": baseline, "peak_rss": peak_rss_mib(), "cpu_seconds": cpu_seconds() - cpu,
         "dwd_seconds": dwd_done - started, "warehouse_seconds": finished - dwd_done,
         "total_seconds": finished - started, "figures": figures, "rows": refreshed.rows,
         "months": {k: sorted(v) for k, v in refreshed.months.items()},
@@ -252,7 +271,7 @@ def child(*args: str) -> None:
 
 
 def report(result: dict) -> None:
-    sec, growth, figures = result["seconds"], result["growth"], result["figures"]
+    sec, peaks, figures = result["seconds"], result["phase_peak"], result["figures"]
     lines = sum(figures[d]["rows"] for d in LINES)
     print("  dataset        records   DWD rows  anomalous  quarantine  failed checks")
     for dataset, f in figures.items():
@@ -262,29 +281,32 @@ def report(result: dict) -> None:
     print(f"  failed warehouse checks: {', '.join(result['failed_checks']) or 'none'}")
 
     def leaves(prefix: str) -> list[tuple[str, float, float | None]]:
-        return [("  " + name.removeprefix(prefix), sec[name], growth[name]) for name in sec
+        return [("  " + name.removeprefix(prefix), sec[name], peaks[name]) for name in sec
                 if name.startswith(prefix) and not name.endswith(": total")]
 
     dwd, dws, ads = leaves("dwd: "), leaves("dws: "), leaves("ads: ")
-    ads.append(("  row counts", sec["ads: total"] - sum(s for _, s, _ in ads), growth["ads: total"]))
+    ads.append(("  row counts", sec["ads: total"] - sum(s for _, s, _ in ads), peaks["ads: total"]))
     inside = sum(s for _, s, _ in dws) + sec["ads: total"] + sec["refresh: row counts"]
     dws.append(("  other: sessions, loaded days, inventory SQL + dims", sec["refresh: total"] - inside,
-                growth["refresh: total"]))  # what refresh spent outside the wrapped steps
-    table = [("DWD", sum(s for _, s, _ in dwd), None), *dwd,
-             ("DWS", sum(s for _, s, _ in dws), None), *dws,
-             ("ADS", sum(s for _, s, _ in ads), None), *ads,
-             ("refresh: row counts", sec["refresh: row counts"], growth["refresh: row counts"]),
-             ("warehouse checks", sec["warehouse checks"], growth["warehouse checks"]),
-             ("total", result["total_seconds"], None)]
-    print(f"\n  {'phase':<54} {'seconds':>8} {'share':>6} {'lines/s':>12} {'+peak MiB':>10}")
+                peaks["refresh: total"]))  # what refresh spent outside the wrapped steps
+    def whole(name: str, parts: list) -> tuple[str, float, float]:
+        return name, sum(s for _, s, _ in parts), max(p for _, _, p in parts)
+
+    table = [whole("DWD", dwd), *dwd, whole("DWS", dws), *dws, whole("ADS", ads), *ads,
+             ("refresh: row counts", sec["refresh: row counts"], peaks["refresh: row counts"]),
+             ("warehouse checks", sec["warehouse checks"], peaks["warehouse checks"]),
+             ("total", result["total_seconds"], result["peak_rss"])]
+    print(f"\n  {'phase':<54} {'seconds':>8} {'share':>6} {'lines/s':>12} {'RSS MiB':>10}")
     for name, seconds, grew in table:
         rate = f"{lines / seconds:12,.0f}" if seconds > 0 else f"{'-':>12}"
         shown = f"{grew:10,.0f}" if grew is not None else f"{'':>10}"
         print(f"  {name:<54} {seconds:8.2f} {seconds / result['total_seconds']:6.1%} {rate} {shown}")
     rate, peak = lines / result["total_seconds"], result["peak_rss"]
-    print(f"  peak RSS {peak:,.0f} MiB = {result['baseline_rss']:,.0f} MiB after imports + the growth above; "
-          f"polars threads {result['polars_threads']}, load average before/after "
-          f"{result['load'][0]:.1f}/{result['load'][1]:.1f}")
+    print(f"  RSS MiB: the highest sampled in each phase; peak RSS (ru_maxrss) {peak:,.0f} MiB, "
+          f"{result['baseline_rss']:,.0f} MiB after the imports")
+    print(f"  CPU {result['cpu_seconds']:.1f} s in {result['total_seconds']:.1f} s wall "
+          f"({os.cpu_count()} cores, polars threads {result['polars_threads']}); "
+          f"load average before/after {result['load'][0]:.1f}/{result['load'][1]:.1f}")
     print(f"\nverdict: {lines:,} lines in {result['total_seconds']:.1f} s = {rate:,.0f} lines/s "
           f"(aim >= {AIM_LINES_PER_SECOND:,}: {'met' if rate >= AIM_LINES_PER_SECOND else 'MISSED'}); "
           f"peak RSS {peak:,.0f} MiB (aim < {AIM_RSS_MIB:,}: {'met' if peak < AIM_RSS_MIB else 'MISSED'})")
