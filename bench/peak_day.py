@@ -4,8 +4,9 @@ One Beijing day of the sandbox merchant's peak profile (50,000 orders/hour for 2
 pinned at the end of the day) is staged in DuckDB as the ODS assets would leave it: sales-out,
 after-sale and inventory rows with the columns `qeasy.ingest.staging.ods_frame` writes, rendered
 in-process by the merchant (the latest version of every record modified that day; HTTP would
-take many minutes and is measured by ingest_rate.py), plus every SKU and shop. The dimensions are
-published to ClickHouse in a process of their own. None of that is timed.
+take many minutes and is measured by ingest_rate.py), plus every SKU and shop and the API-health
+rows a pull leaves. The dimensions are published to ClickHouse in a process of their own. None of
+that is timed.
 
 Timed, in a fresh process, is what the DWD assets and the warehouse asset run, with their
 resources (DuckDBResource, ClickHouseResource on `chdb://`): for each fact dataset
@@ -27,7 +28,7 @@ import threading
 import time
 import warnings
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 DAY = date(2026, 11, 18)
@@ -104,16 +105,25 @@ def stage(path: Path) -> None:
                     raise RuntimeError(f"rendering {dataset} failed in a worker")
         import duckdb
 
-        from qeasy.ingest.staging import ODS_TABLE, SCHEMA
+        from qeasy.erp.client import CallStats
+        from qeasy.erp.endpoints import ENDPOINTS
+        from qeasy.ingest.pull import DayPull
+        from qeasy.ingest.staging import ODS_TABLE, SCHEMA, api_calls
 
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         with duckdb.connect(str(partial)) as conn:
             conn.execute(SCHEMA)
-            for dataset in keys:
+            for dataset, all_keys in keys.items():
                 conn.execute(ODS_TABLE.format(name=dataset))
                 conn.execute(f"INSERT INTO ods.{dataset} SELECT * FROM read_parquet(?)",
                              [str(parts / f"{dataset}-*.parquet")])
+                # The API-health row a pull leaves: the DWD assets refuse days never ingested.
+                pull = DayPull(day, [], 0, CallStats(), len(all_keys), len(all_keys), [])
+                calls = api_calls(ENDPOINTS[dataset], [pull], "bench-peak-day", datetime.now())
+                conn.register("calls", calls.with_columns(rows=len(all_keys)).to_arrow())
+                conn.execute("INSERT INTO ops.api_calls SELECT * FROM calls")
+                conn.unregister("calls")
         partial.rename(path)
     finally:
         shutil.rmtree(parts, ignore_errors=True)
@@ -197,7 +207,7 @@ def transform(run: Path) -> None:
     import qeasy.warehouse.dws as dws
     import qeasy.warehouse.refresh as refresh_module
     from qeasy.cleanse.cleanse import cleanse, extract
-    from qeasy.cleanse.dwd import store
+    from qeasy.cleanse.dwd import store, unstaged_days
     from qeasy.cleanse.labels import load_labels
     from qeasy.cleanse.quality import dwd_schema, failures
     from qeasy.cleanse.shapes import SHAPES
@@ -228,6 +238,8 @@ def transform(run: Path) -> None:
         shape = SHAPES[dataset]
         t = time.perf_counter()
         with staging.get_connection() as conn:
+            if unstaged_days(conn, dataset, [DAY]):
+                raise RuntimeError(f"ods_{dataset} was never materialised for {DAY}")
             raw = extract(conn, shape, [DAY])
             t = clock.add("dwd: extract (DuckDB JSON -> polars)", t)
             result = cleanse(raw, shape, labels.get(dataset, {}))
