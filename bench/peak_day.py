@@ -134,7 +134,7 @@ def dims(run: Path) -> None:
     """dim_sku and dim_shop from the staged SKUs and shops, as the dimension assets publish them."""
     import duckdb
 
-    from qeasy.cleanse.cleanse import cleanse, extract
+    from qeasy.cleanse.cleanse import cleanse, extract_all
     from qeasy.cleanse.labels import load_labels
     from qeasy.cleanse.shapes import SHAPES
     from qeasy.warehouse.clickhouse import session
@@ -143,8 +143,8 @@ def dims(run: Path) -> None:
 
     labels = load_labels(None)
     with duckdb.connect(str(run / "staging.duckdb")) as conn:
-        skus = cleanse(extract(conn, SHAPES["sku"], [DAY]), SHAPES["sku"], labels["sku"])
-        shops = cleanse(extract(conn, SHAPES["shop"], None), SHAPES["shop"], {})
+        skus = cleanse(extract_all(conn, SHAPES["sku"], [DAY]), SHAPES["sku"], labels["sku"])
+        shops = cleanse(extract_all(conn, SHAPES["shop"], None), SHAPES["shop"], {})
     with session(f"chdb://{run / 'ch'}", "qeasy") as client:
         publish_skus(client, skus.rows, "window", labels["sku"])
         publish_shops(client, shops.rows)
@@ -206,10 +206,9 @@ def transform(run: Path) -> None:
     import qeasy.warehouse.ads as ads
     import qeasy.warehouse.dws as dws
     import qeasy.warehouse.refresh as refresh_module
-    from qeasy.cleanse.cleanse import cleanse, extract
-    from qeasy.cleanse.dwd import store, unstaged_days
+    from qeasy.cleanse.dwd import cleanse_days, unstaged_days
     from qeasy.cleanse.labels import load_labels
-    from qeasy.cleanse.quality import dwd_schema, failures
+    from qeasy.cleanse.quality import dwd_schema
     from qeasy.cleanse.shapes import SHAPES
     from qeasy.warehouse.quarantine import publish_quarantine
     from qeasy_assets.dwd.checks import results
@@ -234,31 +233,25 @@ def transform(run: Path) -> None:
     load, cpu = os.getloadavg()[0], cpu_seconds()
 
     started = time.perf_counter()
-    for dataset in FACTS:  # the DWD assets, one 1-day chunk each
+    for dataset in FACTS:  # the DWD assets, one 1-day chunk each, batch by batch as they run
         shape = SHAPES[dataset]
         t = time.perf_counter()
-        with staging.get_connection() as conn:
+        totals = {"records": 0, "rows": 0, "anomalies": 0, "only": 0, "lost": 0}
+        quarantined, failed = 0, set()
+        with staging.get_connection() as conn, warehouse.session() as client:
             if unstaged_days(conn, dataset, [DAY]):
                 raise RuntimeError(f"ods_{dataset} was never materialised for {DAY}")
-            raw = extract(conn, shape, [DAY])
-            t = clock.add("dwd: extract (DuckDB JSON -> polars)", t)
-            result = cleanse(raw, shape, labels.get(dataset, {}))
-            del raw  # the asset keeps only the result
-            t = clock.add("dwd: cleanse (polars)", t)
-            store(conn, shape, [DAY], result)
-        t = clock.add("dwd: store dwd.* (DuckDB, incl. close)", t)
-        with warehouse.session() as client:
-            publish_quarantine(client, result.quarantine)
-        t = clock.add("dwd: quarantine -> ClickHouse", t)
-        only, lost = result.not_kept()
-        anomalies = int(result.rows["is_anomaly"].sum())
-        totals = {"records": result.records.height, "rows": result.rows.height, "anomalies": anomalies,
-                  "only": only, "lost": lost}
-        checks = results(failures(schemas[dataset], result.rows), totals, result.quarantine, 0.05)
-        clock.add("dwd: checks (pandera, accounted)", t)
-        figures[dataset] = totals | {"quarantined": result.quarantine.height,
-                                     "failed": [c.check_name for c in checks if not c.passed]}
-        del result
+            for result, broken in cleanse_days(conn, shape, [DAY], labels.get(dataset, {}), schemas[dataset]):
+                publish_quarantine(client, result.quarantine)
+                only, lost = result.not_kept()
+                batch = {"records": result.records.height, "rows": result.rows.height,
+                         "anomalies": int(result.rows["is_anomaly"].sum()), "only": only, "lost": lost}
+                totals = {key: totals[key] + value for key, value in batch.items()}
+                quarantined += result.quarantine.height
+                checks = results(broken, batch, result.quarantine, 0.05)
+                failed |= {c.check_name for c in checks if not c.passed}
+        clock.add(f"dwd: {dataset} (extract, cleanse, store, quarantine, checks)", t)
+        figures[dataset] = totals | {"quarantined": quarantined, "failed": sorted(failed)}
     dwd_done = time.perf_counter()
     with staging.get_connection() as conn, warehouse.session() as client:  # the warehouse asset
         refreshed = refresh_module.refresh(conn, client, [DAY])

@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from qeasy.cleanse.cleanse import cleanse, extract
+from qeasy.cleanse.cleanse import cleanse, extract_all
 from qeasy.cleanse.labels import load_labels
 from qeasy.cleanse.quality import dwd_schema, failures
 from qeasy.cleanse.shapes import SHAPES
@@ -24,7 +24,7 @@ def _cleanse(dataset: str, payloads: list[str]):
         conn.execute(f"INSERT INTO ods.{dataset} (partition_day, record_key, version, payload) "
                      "VALUES (?, ?, 1, ?)", [DAY, f"r{n}", payload])
     shape = SHAPES[dataset]
-    return cleanse(extract(conn, shape, [DAY]), shape, load_labels(None).get(dataset, {}))
+    return cleanse(extract_all(conn, shape, [DAY]), shape, load_labels(None).get(dataset, {}))
 
 
 def _order(**changes) -> dict:

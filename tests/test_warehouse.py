@@ -135,3 +135,7 @@ def test_a_corrupted_input_fails_the_blocking_check_and_nothing_is_published(mak
     assert failed == {"dwd_sales_out": ["schema"]}
     assert not any(step.asset.startswith(("dws_", "ads_")) for step in report.steps)  # blocked
     assert checksums(home) == before  # the published tables were left as they were
+    with duckdb.connect(str(home / "staging.duckdb"), read_only=True) as conn:  # and so was DWD
+        lines, ids = conn.execute("SELECT count(*), count(DISTINCT ioi_id) FROM dwd.sales_out "
+                                  "WHERE record_key = ?", [key]).fetchone()
+    assert lines == ids == len(record["items"])

@@ -6,12 +6,13 @@ quarantines a copy with the reason. A bad value never raises.
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
-from qeasy.cleanse.fields import GRAIN, parse
+from qeasy.cleanse.fields import GRAIN, Parsed, parse
 from qeasy.cleanse.labels import vocabulary
 from qeasy.cleanse.shapes import Shape
 
@@ -23,7 +24,7 @@ QUARANTINE_SCHEMA = {
     "partition_day": pl.Date,
     "version": pl.Int64,
 }
-NO_REASONS = pl.lit([], pl.List(pl.String))
+TRUE = pl.lit(True)
 LINE = "_line_"  # prefix of a line's raw fields, so they never collide with the header's
 
 
@@ -54,51 +55,70 @@ class Cleansed:
         return dropped.height, lost.height
 
 
-def extract(
-    conn: duckdb.DuckDBPyConnection, shape: Shape, days: list | None, table: str = ""
-) -> pl.DataFrame:
-    """Staged payloads of `days` (all when None) with every field as text, via DuckDB's JSON reader.
+BATCH_RECORDS = 100_000  # records cleansed at a time: memory stays flat however big the day
 
-    `table` defaults to the dataset's ODS table; any relation with the same columns will do.
-    """
+
+def extract(conn: duckdb.DuckDBPyConnection, shape: Shape, days: list | None, table: str = "",
+            batch: int = BATCH_RECORDS) -> Iterator[pl.DataFrame]:
+    """Staged payloads of `days` (all when None), `batch` records at a time, with every field as
+    text, via DuckDB's JSON reader. `table` defaults to the dataset's ODS table."""
     layout = {f.name: "VARCHAR" for f in shape.header}
     if shape.lines:
         layout[shape.lines] = [{f.name: "VARCHAR" for f in shape.line}]
     where = "" if days is None else "WHERE partition_day IN (SELECT UNNEST(?::DATE[]))"
     query = f"""
-        SELECT partition_day, record_key, version, payload, json_valid(payload) AS _valid,
-               UNNEST(CASE WHEN json_valid(payload) THEN json_transform(payload, ?) END)
-        FROM {table or f"ods.{shape.dataset}"} {where}"""
+        SELECT partition_day, record_key, version, payload, _valid,
+               UNNEST(CASE WHEN _valid THEN json_transform(payload, ?) END)
+        FROM (SELECT *, json_valid(payload) AS _valid FROM {table or f"ods.{shape.dataset}"} {where})"""
     params = [json.dumps(layout)] + ([days] if days is not None else [])
-    return pl.from_arrow(conn.execute(query, params).to_arrow_table())
+    reader = conn.execute(query, params).to_arrow_reader(batch)
+    empty = True
+    for arrow in reader:
+        empty = False
+        yield pl.from_arrow(arrow)
+    if empty:  # nothing staged: one empty batch, typed, so that callers need no special case
+        yield pl.from_arrow(reader.schema.empty_table())
 
 
-def _reasons(exprs: list[pl.Expr]) -> pl.Expr:
-    return pl.concat_list(exprs).list.drop_nulls() if exprs else NO_REASONS
+def extract_all(conn: duckdb.DuckDBPyConnection, shape: Shape, days: list | None,
+                table: str = "") -> pl.DataFrame:
+    """`extract` in one frame, for small datasets (SKUs, shops)."""
+    return pl.concat(list(extract(conn, shape, days, table)))
 
 
-def _explode_lines(frame: pl.DataFrame, shape: Shape, known: list[str]) -> pl.DataFrame:
-    """One row per line with typed line fields; a record without lines keeps one row, line key 0."""
-    frame = frame.with_columns(_n_lines=pl.col(shape.lines).list.len().fill_null(0))
+def _flagged(frame: pl.DataFrame, parsed: list[Parsed], keep: list[str], prefix: pl.Expr | None = None,
+             where: pl.Expr = TRUE) -> pl.DataFrame:
+    """`keep` columns and the list of reasons (`_why`, and `_why_q` with `prefix`), for the rows
+    with a defect only: few rows are defective, and building reason text is what costs."""
+    bad = pl.any_horizontal([p.bad for p in parsed]) if parsed else pl.lit(False)
+    reasons = [p.reason for p in parsed] or [pl.lit(None, pl.String)]
+    flagged = frame.filter(where & bad)
+    columns = {"_why": pl.concat_list(reasons).list.drop_nulls()}
+    if prefix is not None:
+        columns["_why_q"] = pl.concat_list([prefix + r for r in reasons]).list.drop_nulls()
+    return flagged.select(*keep, **columns)
+
+
+def _lines(frame: pl.DataFrame, shape: Shape, known: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per line with typed line fields (a record without lines keeps one row, line key 0),
+    and the reasons of the defective lines."""
     frame = (
-        frame.explode(shape.lines, empty_as_null=True)
+        frame.with_columns(_n_lines=pl.col(shape.lines).list.len().fill_null(0))
+        .explode(shape.lines, empty_as_null=True)
         .with_columns(pl.col(shape.lines).struct.rename_fields([LINE + f.name for f in shape.line]))
         .unnest(shape.lines)
+        .with_row_index("_lid")
     )
     parsed = [parse(f, pl.col(LINE + f.name), known) for f in shape.line]
-    no_lines = pl.col("_n_lines") == 0
+    has_lines = pl.col("_n_lines") > 0
     key = next(f for f in shape.line if f.kind in GRAIN)
     where = pl.lit("line ") + pl.coalesce(pl.col(LINE + key.name), pl.lit("?")) + pl.lit(": ")
-    return frame.with_columns(
-        *(
-            pl.when(no_lines).then(0).otherwise(value).alias(f.out) if f is key else value
-            for f, (value, _) in zip(shape.line, parsed, strict=True)
-        ),
-        _why_line=pl.when(no_lines).then(NO_REASONS).otherwise(_reasons([why for _, why in parsed])),
-        _why_line_q=pl.when(no_lines)
-        .then(NO_REASONS)
-        .otherwise(_reasons([where + why for _, why in parsed])),
+    why = _flagged(frame, parsed, ["_lid", "_rid"], prefix=where, where=has_lines)
+    typed = frame.with_columns(
+        pl.when(has_lines).then(p.value).otherwise(0 if f is key else None).alias(f.out)
+        for f, p in zip(shape.line, parsed, strict=True)
     )
+    return typed.drop([LINE + f.name for f in shape.line if LINE + f.name != f.out]), why
 
 
 def _label(shape: Shape, labels: dict[str, str]) -> pl.Expr:
@@ -110,27 +130,50 @@ def _label(shape: Shape, labels: dict[str, str]) -> pl.Expr:
     return label.alias("status_label")
 
 
+def _quarantine(shape: Shape, records: pl.DataFrame, why_record: pl.DataFrame,
+                why_line: pl.DataFrame) -> pl.DataFrame:
+    """One entry per record and reason, with the record's raw JSON; a payload that is not JSON at
+    all gets that one reason."""
+    entries = pl.concat([why_record.select("_rid", reason="_why"), why_line.select("_rid", reason="_why_q")])
+    invalid = records.filter(~pl.col("_valid")).select("_rid", reason=pl.lit("payload is not valid JSON"))
+    entries = entries.join(invalid, on="_rid", how="anti").explode("reason").drop_nulls("reason")
+    return (
+        pl.concat([entries, invalid])
+        .join(records, on="_rid")
+        .sort("partition_day", "version", nulls_last=False)
+        .unique(["record_key", "reason"], keep="last", maintain_order=True)
+        .select(pl.lit(shape.dataset).alias("dataset"), "record_key", "reason",
+                pl.col("payload").alias("raw"), "partition_day", "version")
+    )
+
+
 def cleanse(raw: pl.DataFrame, shape: Shape, labels: dict[str, str]) -> Cleansed:
     """Typed, flagged rows and the quarantine entries for one dataset's extracted payloads."""
     known = vocabulary(labels)
+    raw = raw.with_row_index("_rid")
+    records = raw.select("_rid", "partition_day", "record_key", "version", "payload", "_valid")
+    frame = raw.drop("payload")  # the raw JSON goes to quarantine only, never onto every line
     header = [parse(f, pl.col(f.name), known) for f in shape.header]
-    frame = raw.with_columns(*(value for value, _ in header), _why_record=_reasons([w for _, w in header]))
+    why_record = _flagged(frame, header, ["_rid"])
+    frame = frame.with_columns(p.value for p in header)
     if shape.lines:
-        frame = _explode_lines(frame, shape, known)
+        frame, why_line = _lines(frame, shape, known)
     else:
-        frame = frame.with_columns(_why_line=NO_REASONS, _why_line_q=NO_REASONS)
-    invalid = pl.lit(["payload is not valid JSON"])
-    grain_missing = pl.any_horizontal([pl.col(k).is_null() for k in shape.key])
-    frame = frame.with_columns(
-        _keep=pl.col("_valid") & ~grain_missing,
-        _why=pl.when(pl.col("_valid")).then(pl.concat_list("_why_record", "_why_line")).otherwise(invalid),
-        _why_quarantine=pl.when(pl.col("_valid"))
-        .then(pl.concat_list("_why_record", "_why_line_q"))
-        .otherwise(invalid),
+        frame = frame.with_columns(_lid=pl.col("_rid"))
+        why_line = pl.DataFrame(schema={"_lid": pl.UInt32, "_rid": pl.UInt32, "_why": pl.List(pl.String),
+                                        "_why_q": pl.List(pl.String)})
+    kept = frame.filter(pl.col("_valid") & pl.all_horizontal([pl.col(k).is_not_null() for k in shape.key]))
+    reasons = (
+        kept.select("_lid", "_rid")
+        .join(why_record.rename({"_why": "_why_record"}), on="_rid", how="left")
+        .join(why_line.select("_lid", "_why"), on="_lid", how="left")
+        .filter(pl.col("_why_record").is_not_null() | pl.col("_why").is_not_null())
+        .select("_lid", anomaly_reason=pl.concat_list(pl.col("_why_record").fill_null([]),
+                                                       pl.col("_why").fill_null([])).list.join("; "))
     )
-    rows = frame.filter("_keep").with_columns(
-        is_anomaly=(pl.col("_why").list.len() > 0).cast(pl.UInt8),
-        anomaly_reason=pl.col("_why").list.join("; "),
+    rows = kept.join(reasons, on="_lid", how="left").with_columns(
+        is_anomaly=pl.col("anomaly_reason").is_not_null().cast(pl.UInt8),
+        anomaly_reason=pl.col("anomaly_reason").fill_null(""),
         **({"status_label": _label(shape, labels)} if shape.status else {}),
         # The day a record counts on; the staged day when none of its times is usable.
         **(
@@ -142,22 +185,8 @@ def cleanse(raw: pl.DataFrame, shape: Shape, labels: dict[str, str]) -> Cleansed
     columns = ["partition_day", "record_key", *(f.out for f in shape.fields)]
     columns += ["status_label"] if shape.status else []
     columns += ["biz_date"] if shape.biz_time else []
-    quarantine = (
-        frame.select("record_key", "payload", "partition_day", "version", reason="_why_quarantine")
-        .explode("reason")
-        .drop_nulls("reason")
-        .unique(["record_key", "reason"], keep="last", maintain_order=True)
-        .select(
-            pl.lit(shape.dataset).alias("dataset"),
-            "record_key",
-            "reason",
-            pl.col("payload").alias("raw"),
-            "partition_day",
-            "version",
-        )
-    )
     return Cleansed(
         rows.select(*columns, "is_anomaly", "anomaly_reason"),
-        quarantine,
-        raw.select("partition_day", "record_key"),
+        _quarantine(shape, records, why_record, why_line),
+        records.select("partition_day", "record_key"),
     )

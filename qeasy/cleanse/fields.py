@@ -5,11 +5,13 @@ without milliseconds; anything else is unparseable. A value is "present" unless 
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 import polars as pl
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S%.f"
+EARLIEST, LATEST = datetime(1992, 1, 1), datetime(2149, 1, 1)
 
 
 class Kind(Enum):
@@ -58,21 +60,36 @@ class Field:
 
 def _integer(text: pl.Expr) -> pl.Expr:
     number = text.cast(pl.Float64, strict=False)
-    whole = pl.when(number.is_finite() & (number == number.floor())).then(number.cast(pl.Int64))
+    whole = pl.when(number.is_finite() & (number == number.floor())).then(number.cast(pl.Int64, strict=False))
     return pl.coalesce(text.cast(pl.Int64, strict=False), whole)
 
 
-def parse(field: Field, raw: pl.Expr, vocabulary: list[str] | None = None) -> tuple[pl.Expr, pl.Expr]:
-    """(typed value, reason or null) for a raw text column."""
+@dataclass(frozen=True)
+class Parsed:
+    """How one raw text column is cleansed: its typed value, whether it is defective (cheap, for
+    every row) and why (text, built only for the few defective rows)."""
+
+    value: pl.Expr
+    bad: pl.Expr
+    reason: pl.Expr
+
+
+def parse(field: Field, raw: pl.Expr, vocabulary: list[str] | None = None) -> Parsed:
+    """The typed value of a raw text column, its defect flag and the reason text."""
     text = raw.str.strip_chars()
     present = text.is_not_null() & (text != "")
     kind = field.kind
     if kind in (Kind.ID, Kind.INT, Kind.QTY, Kind.VERSION):
         value = _integer(text)
+        if kind is Kind.VERSION:  # versions order records; a negative one is no version
+            value = pl.when(value >= 0).then(value)
     elif kind is Kind.MONEY:
         value = text.cast(MONEY, strict=False)
     elif kind is Kind.TIME:
         value = text.str.to_datetime(TIME_FORMAT, strict=False, time_unit="ms")
+        # Outside what the warehouse's Date columns hold (and before China's last daylight-saving
+        # year, whose clock times can be ambiguous) a time is as good as unparseable.
+        value = pl.when(value.is_between(EARLIEST, LATEST, closed="left")).then(value)
     elif kind is Kind.BOOL:
         value = text.str.to_lowercase().replace_strict(
             {"true": True, "1": True, "false": False, "0": False}, default=None, return_dtype=pl.Boolean
@@ -80,19 +97,21 @@ def parse(field: Field, raw: pl.Expr, vocabulary: list[str] | None = None) -> tu
     else:
         value = pl.when(present).then(text)
     shown = pl.lit(f"{field.name} '") + raw.str.slice(0, 40) + pl.lit("'")
+    unparseable = pl.lit("unparseable ") + shown
     if kind in GRAIN or kind is Kind.REF:
-        reason = pl.when(~present).then(pl.lit(f"missing {field.name}"))
-        if kind is Kind.ID:
-            reason = reason.when(value.is_null()).then(pl.lit("unparseable ") + shown)
+        bad = value.is_null() if kind is Kind.ID else ~present
+        reason = pl.when(~present).then(pl.lit(f"missing {field.name}")).otherwise(unparseable)
     elif kind is Kind.STATUS:
-        known = text.is_in(vocabulary or [])
-        reason = pl.when(~known).then(
-            pl.lit("unknown ") + pl.coalesce(shown, pl.lit(f"{field.name} (empty)"))
-        )
+        bad = ~text.is_in(vocabulary or []).fill_null(False)
+        reason = pl.lit("unknown ") + pl.coalesce(shown, pl.lit(f"{field.name} (empty)"))
     elif kind is Kind.TEXT:
-        reason = pl.lit(None, pl.String)
+        bad, reason = pl.lit(False), pl.lit(None, pl.String)
     else:
-        reason = pl.when(present & value.is_null()).then(pl.lit("unparseable ") + shown)
+        bad = present & value.is_null()
+        reason = unparseable
         if kind is Kind.QTY:
-            reason = reason.when(value < 0).then(pl.lit(f"{field.name} < 0 (") + value.cast(pl.String) + ")")
-    return value.cast(DTYPES[kind]).alias(field.out), reason.alias(f"_why_{field.out}")
+            negative = (value < 0).fill_null(False)
+            bad = bad | negative
+            reason = pl.when(negative).then(pl.lit(f"{field.name} < 0 (") + value.cast(pl.String) + ")") \
+                .otherwise(reason)
+    return Parsed(value.cast(DTYPES[kind]).alias(field.out), bad, pl.when(bad).then(reason))

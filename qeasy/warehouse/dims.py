@@ -48,7 +48,7 @@ def publish_skus(client: Client, rows: pl.DataFrame, found_by: str, labels: dict
     frame = rows.with_columns(
         enabled=pl.col("enabled").cast(pl.Int8, strict=False),
         enabled_label=pl.col("enabled").cast(pl.String).replace_strict(labels, default=None),
-        version=pl.col("modified").dt.epoch("ms").fill_null(0).cast(pl.UInt64),
+        version=pl.col("modified").dt.epoch("ms").fill_null(0).clip(lower_bound=0).cast(pl.UInt64),
         found_by=pl.lit(found_by),
     )
     insert(client, "dim_sku", frame.select(SKU_COLUMNS))

@@ -6,6 +6,7 @@ is rebuilt whole from DWD and swapped in, so re-running any day, in any order, g
 contents, and an order's vanished lines are gone.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,7 +29,6 @@ class Fact:
 
 
 FACTS = (Fact("sales_out", "dws_sale_out", "io_id"), Fact("after_sale", "dws_after_sale", "as_id"))
-INVENTORY = Fact("inventory", "dws_inventory", "sku_id")
 
 SALE_OUT = [
     "io_id",
@@ -127,76 +127,80 @@ def _latest(dataset: str, key: str) -> str:
 
 
 def touched_months(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, days: list[date]) -> set[int]:
-    """Months whose contents the staged `days` may change."""
-    staged = conn.execute(
-        f"""
-        SELECT DISTINCT {_month("biz_date")} FROM dwd.{fact.dataset} WHERE {fact.key} IN
-            (SELECT {fact.key} FROM dwd.{fact.dataset} WHERE partition_day IN (SELECT UNNEST(?::DATE[])))""",
-        [days],
-    ).fetchall()
-    # Rows published from these days (their versions may be gone now), and rows whose SKU was
-    # missing from dim_sku but has been found since.
-    published = client.query(
-        f"SELECT DISTINCT toYYYYMM(biz_date) FROM {fact.table} WHERE source_day IN {{days:Array(Date)}} "
+    """Months whose contents the staged `days` may change: every month holding any version of a
+    record staged on those days, or published from them (a re-run day may have lost its version,
+    bringing an older one back), or naming a SKU that was missing from dim_sku and is found now."""
+    published = client.query_df_arrow(
+        f"SELECT DISTINCT {fact.key} AS key, toYYYYMM(biz_date) AS month FROM {fact.table} "
+        "WHERE source_day IN {days:Array(Date)} "
         "OR (sku_missing = 1 AND sku_id IN (SELECT sku_id FROM dim_sku))",
-        parameters={"days": days},
-    ).result_rows
-    return {row[0] for row in staged + published}
+        parameters={"days": days}, dataframe_library="polars")
+    conn.register("published_keys", published.select("key").to_arrow())
+    try:
+        staged = conn.execute(f"""
+            SELECT DISTINCT {_month("biz_date")} FROM dwd.{fact.dataset}
+            WHERE {fact.key} IN (SELECT {fact.key} FROM dwd.{fact.dataset}
+                                 WHERE partition_day IN (SELECT UNNEST(?::DATE[])))
+               OR {fact.key} IN (SELECT key FROM published_keys)""", [days]).fetchall()
+    finally:
+        conn.unregister("published_keys")
+    return {row[0] for row in staged} | set(published["month"].to_list())
 
 
-def _with_dimensions(frame: pl.DataFrame, client: Client) -> pl.DataFrame:
-    skus = sku_attributes(client).with_columns(_in_dim=pl.lit(True))
-    frame = frame.join(skus, on="sku_id", how="left").with_columns(
-        i_id=pl.coalesce("i_id", "dim_i_id"),
-        sku_missing=(pl.col("sku_id").is_not_null() & pl.col("_in_dim").is_null()).cast(pl.UInt8),
-    )
-    if "shop_id" in frame.columns:
-        frame = frame.join(shop_names(client), on="shop_id", how="left").with_columns(
-            shop_name=pl.coalesce("dim_shop_name", "shop_name")
+BATCH_ROWS = 250_000  # rows moved from DuckDB to ClickHouse at a time: memory stays flat
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """SKU and shop attributes joined onto facts (read once per refresh)."""
+
+    skus: pl.DataFrame
+    shops: pl.DataFrame
+
+    @classmethod
+    def read(cls, client: Client) -> "Dimensions":
+        return cls(sku_attributes(client).with_columns(_in_dim=pl.lit(True)), shop_names(client))
+
+    def join(self, frame: pl.DataFrame) -> pl.DataFrame:
+        frame = frame.join(self.skus, on="sku_id", how="left").with_columns(
+            i_id=pl.coalesce("i_id", "dim_i_id"),
+            sku_missing=(pl.col("sku_id").is_not_null() & pl.col("_in_dim").is_null()).cast(pl.UInt8),
         )
-    return frame
+        if "shop_id" in frame.columns:
+            frame = frame.join(self.shops, on="shop_id", how="left").with_columns(
+                shop_name=pl.coalesce("dim_shop_name", "shop_name"))
+        return frame
 
 
 def _published(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return frame.with_columns(
         ts=pl.col("ts").fill_null(0).cast(pl.UInt64),
         source_day=pl.col("partition_day"),
-        **(
-            {"is_gift": pl.col("is_gift").fill_null(False).cast(pl.UInt8)}
-            if "is_gift" in frame.columns
-            else {}
-        ),
+        **({"is_gift": pl.col("is_gift").fill_null(False).cast(pl.UInt8)}
+           if "is_gift" in frame.columns else {}),
     ).select(columns)
 
 
-def fact_rows(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, months: set[int]) -> pl.DataFrame:
-    """The wide-table rows of `months` for one fact dataset."""
-    frame = pl.from_arrow(
-        conn.execute(
-            f"SELECT * FROM ({_latest(fact.dataset, fact.key)}) WHERE {_month('biz_date')} IN "
-            f"(SELECT UNNEST(?::INT[]))",
-            [sorted(months)],
-        ).to_arrow_table()
-    )
-    frame = _with_dimensions(frame, client)
-    if fact.dataset == "after_sale":
-        frame = frame.with_columns(
-            is_refund=(
-                (pl.col("status") == "Confirmed")
-                & (pl.col("refund") > 0)
+def fact_rows(conn: duckdb.DuckDBPyConnection, dims: Dimensions, fact: Fact,
+              months: set[int]) -> Iterator[pl.DataFrame]:
+    """The wide-table rows of `months` for one fact dataset, a batch at a time."""
+    reader = conn.execute(f"SELECT * FROM ({_latest(fact.dataset, fact.key)}) WHERE {_month('biz_date')} IN "
+                          "(SELECT UNNEST(?::INT[]))", [sorted(months)]).to_arrow_reader(BATCH_ROWS)
+    for arrow in reader:
+        frame = dims.join(pl.from_arrow(arrow))
+        if fact.dataset == "after_sale":
+            frame = frame.with_columns(is_refund=(
+                (pl.col("status") == "Confirmed") & (pl.col("refund") > 0)
                 & ~pl.col("anomaly_reason").str.contains(NO_REFUND_DAY, literal=True)
-            )
-            .fill_null(False)
-            .cast(pl.UInt8)
-        )
-    return _published(frame, SALE_OUT if fact.dataset == "sales_out" else AFTER_SALE)
+            ).fill_null(False).cast(pl.UInt8))
+        yield _published(frame, SALE_OUT if fact.dataset == "sales_out" else AFTER_SALE)
 
 
 def publish_fact(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, days: list[date]) -> set[int]:
     """Rebuild every month of `fact.table` that `days` touch; the months rebuilt."""
     months = touched_months(conn, client, fact, days)
     if months:
-        replace_months(client, fact.table, months, fact_rows(conn, client, fact, months))
+        replace_months(client, fact.table, months, fact_rows(conn, Dimensions.read(client), fact, months))
     return months
 
 
@@ -205,7 +209,7 @@ def publish_inventory(
 ) -> set[int]:
     """Current stock per SKU, and end-of-day stock for every loaded day from the first of `days` on."""
     current = pl.from_arrow(conn.execute(_latest("inventory", "sku_id")).to_arrow_table())
-    replace_all(client, "dws_inventory", _published(_with_dimensions(current, client), INVENTORY_COLUMNS))
+    replace_all(client, "dws_inventory", _published(Dimensions.read(client).join(current), INVENTORY_COLUMNS))
     # A version changes end-of-day stock from its day on; whole months are rebuilt.
     months = {day.year * 100 + day.month for day in loaded if day >= min(days)}
     stat_days = [day for day in loaded if day.year * 100 + day.month in months]
@@ -224,5 +228,5 @@ def publish_inventory(
             [stat_days],
         ).to_arrow_table()
     )
-    replace_months(client, "dws_inventory_daily", months, daily)
+    replace_months(client, "dws_inventory_daily", months, [daily])
     return months

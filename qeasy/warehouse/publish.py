@@ -2,8 +2,9 @@
 
 A month is rebuilt in a staging copy of its table and swapped in with `REPLACE PARTITION`
 (atomic per partition); a month that became empty is dropped (ClickHouse refuses to replace
-from an empty staging table). Months go newest first: a record whose business day moved to a later
-month is briefly in both (the views keep its newest version), never in neither.
+from an empty staging table). Each month is atomic, not the set: months go newest first, so a
+record whose business day moved to a later month is briefly in both (the views keep its newest
+version); one that moved to an earlier month is briefly in neither.
 """
 
 import uuid
@@ -19,7 +20,8 @@ ZONE = "Asia/Shanghai"
 
 def to_clickhouse(frame: pl.DataFrame) -> pl.DataFrame:
     """Naive Beijing datetimes get their zone, so ClickHouse stores the right instant."""
-    return frame.with_columns(cs.datetime(time_zone=None).dt.replace_time_zone(ZONE))
+    return frame.with_columns(cs.datetime(time_zone=None).dt.replace_time_zone(
+        ZONE, ambiguous="earliest", non_existent="null"))
 
 
 def insert(client: Client, table: str, frame: pl.DataFrame) -> None:
@@ -42,13 +44,13 @@ def replace_months(
     client: Client,
     table: str,
     months: Iterable[int],
-    frame: pl.DataFrame | None = None,
+    frames: Iterable[pl.DataFrame] = (),
     select: str | None = None,
     parameters: dict | None = None,
 ) -> None:
-    """Make `months` (YYYYMM partitions) of `table` hold exactly the rows of `frame` or of `select`."""
+    """Make `months` (YYYYMM partitions) of `table` hold exactly the rows of `frames` or of `select`."""
     with staging_copy(client, table) as stage:
-        if frame is not None:
+        for frame in frames:
             insert(client, stage, frame)
         if select is not None:
             client.command(f"INSERT INTO {stage} {select}", parameters=parameters)
@@ -74,10 +76,3 @@ def replace_all(client: Client, table: str, frame: pl.DataFrame) -> None:
             client.command(f"ALTER TABLE {table} REPLACE PARTITION tuple() FROM {stage}")
         else:
             client.command(f"TRUNCATE TABLE {table}")
-
-
-def months_of(frame: pl.DataFrame, column: str) -> set[int]:
-    """The YYYYMM partitions a frame's date column falls in."""
-    if not frame.height:
-        return set()
-    return set(frame.select(pl.col(column).dt.year() * 100 + pl.col(column).dt.month()).to_series().to_list())

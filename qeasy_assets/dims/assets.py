@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from qeasy.cleanse.cleanse import cleanse, extract
+from qeasy.cleanse.cleanse import cleanse, extract_all
 from qeasy.cleanse.dwd import table_exists
 from qeasy.cleanse.shapes import SHAPES
 from qeasy.erp.client import CallStats
@@ -37,7 +37,7 @@ IDS_PER_CALL = SKU.id_params["sku_ids"]
 )
 def dim_shop(staging: DuckDBResource, warehouse: ClickHouseResource) -> dg.MaterializeResult:
     with staging.get_connection() as conn:
-        result = cleanse(extract(conn, SHAPES["shop"], None), SHAPES["shop"], {})
+        result = cleanse(extract_all(conn, SHAPES["shop"], None), SHAPES["shop"], {})
     with warehouse.session() as client:
         publish_shops(client, result.rows)
         publish_quarantine(client, result.quarantine)
@@ -95,7 +95,7 @@ def dim_sku(
     days = partition_days(context)
     shape, labels = SHAPES["sku"], quality.labels("sku")
     with staging.get_connection() as conn:
-        listed = cleanse(extract(conn, shape, days), shape, labels)
+        listed = cleanse(extract_all(conn, shape, days), shape, labels)
         referenced = _referenced(conn, days)
     with warehouse.session() as client:
         publish_skus(client, listed.rows, "window", labels)
@@ -120,7 +120,7 @@ def dim_sku(
         )
         with staging.get_connection() as conn:
             conn.register("sku_lookup", lookup.to_arrow())
-            result = cleanse(extract(conn, shape, None, table="sku_lookup"), shape, labels)
+            result = cleanse(extract_all(conn, shape, None, table="sku_lookup"), shape, labels)
             conn.unregister("sku_lookup")
         with warehouse.session() as client:
             publish_skus(client, result.rows, "id lookup", labels)

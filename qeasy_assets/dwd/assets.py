@@ -5,9 +5,8 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from qeasy.cleanse.cleanse import cleanse, extract
-from qeasy.cleanse.dwd import store, unstaged_days
-from qeasy.cleanse.quality import dwd_schema, failures
+from qeasy.cleanse.dwd import cleanse_days, unstaged_days
+from qeasy.cleanse.quality import dwd_schema
 from qeasy.cleanse.shapes import SHAPES
 from qeasy.warehouse.quarantine import publish_quarantine
 from qeasy_assets.dwd.checks import check_specs, results
@@ -56,24 +55,22 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
         checked, quarantined, totals = [], [], {"records": 0, "rows": 0, "anomalies": 0, "only": 0, "lost": 0}
         for first in range(0, len(days), DAYS_PER_CHUNK):
             chunk = days[first : first + DAYS_PER_CHUNK]
-            with staging.get_connection() as conn:
+            with staging.get_connection() as conn, warehouse.session() as client:
                 missing = unstaged_days(conn, dataset, chunk)
                 if missing:  # cleansing nothing would pass these days off as empty
                     raise dg.Failure(f"ods_{dataset} was never materialised for "
                                      f"{', '.join(map(str, missing[:5]))}: ingest those days first")
-                result = cleanse(extract(conn, shape, chunk), shape, labels)
-                store(conn, shape, chunk, result)
-            with warehouse.session() as client:
-                publish_quarantine(client, result.quarantine)
-            totals["records"] += result.records.height
-            totals["rows"] += result.rows.height
-            totals["anomalies"] += int(result.rows["is_anomaly"].sum())
-            only, lost = result.not_kept()
-            totals["only"] += only
-            totals["lost"] += lost
-            checked.append(failures(schema, result.rows))
-            quarantined.append(result.quarantine)
-            context.log.info(f"{dataset}: {len(chunk)} day(s) cleansed, {result.rows.height:,} rows")
+                for result, broken in cleanse_days(conn, shape, chunk, labels, schema):
+                    publish_quarantine(client, result.quarantine)
+                    totals["records"] += result.records.height
+                    totals["rows"] += result.rows.height
+                    totals["anomalies"] += int(result.rows["is_anomaly"].sum())
+                    only, lost = result.not_kept()
+                    totals["only"] += only
+                    totals["lost"] += lost
+                    checked.append(broken)
+                    quarantined.append(result.quarantine)
+            context.log.info(f"{dataset}: {len(chunk)} day(s) cleansed, {totals['rows']:,} rows so far")
         quarantine = pl.concat(quarantined)
         yield dg.MaterializeResult(
             metadata={
