@@ -5,43 +5,6 @@ from clickhouse_connect.driver.client import Client
 
 from qeasy.warehouse.publish import insert, replace_all
 
-SKU_COLUMNS = [
-    "sku_id",
-    "i_id",
-    "autoid",
-    "name",
-    "short_name",
-    "properties_value",
-    "sale_price",
-    "cost_price",
-    "enabled",
-    "enabled_label",
-    "c_id",
-    "category",
-    "brand",
-    "supplier_id",
-    "supplier_name",
-    "created",
-    "modified",
-    "version",
-    "found_by",
-    "is_anomaly",
-    "anomaly_reason",
-]
-SHOP_COLUMNS = [
-    "shop_id",
-    "shop_name",
-    "co_id",
-    "shop_site",
-    "nick",
-    "short_name",
-    "group_id",
-    "group_name",
-    "created",
-    "is_anomaly",
-    "anomaly_reason",
-]
-
 
 def publish_skus(client: Client, rows: pl.DataFrame, found_by: str, labels: dict[str, str]) -> int:
     """Add SKU versions (the newest `modified` wins); `found_by` says how they were found."""
@@ -51,13 +14,13 @@ def publish_skus(client: Client, rows: pl.DataFrame, found_by: str, labels: dict
         version=pl.col("modified").dt.epoch("ms").fill_null(0).clip(lower_bound=0).cast(pl.UInt64),
         found_by=pl.lit(found_by),
     )
-    insert(client, "dim_sku", frame.select(SKU_COLUMNS))
+    insert(client, "dim_sku", frame)
     return frame.height
 
 
 def publish_shops(client: Client, rows: pl.DataFrame) -> int:
     """Replace the shop list (the API serves only the current one)."""
-    replace_all(client, "dim_shop", rows.select(SHOP_COLUMNS).unique("shop_id", keep="last"))
+    replace_all(client, "dim_shop", rows.unique("shop_id", keep="last"))
     return rows.height
 
 

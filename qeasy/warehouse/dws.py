@@ -30,86 +30,6 @@ class Fact:
 
 FACTS = (Fact("sales_out", "dws_sale_out", "io_id"), Fact("after_sale", "dws_after_sale", "as_id"))
 
-SALE_OUT = [
-    "io_id",
-    "ioi_id",
-    "o_id",
-    "so_id",
-    "shop_id",
-    "shop_name",
-    "wms_co_id",
-    "status",
-    "status_label",
-    "io_date",
-    "sku_id",
-    "i_id",
-    "sku_name",
-    "category",
-    "qty",
-    "sale_price",
-    "sale_amount",
-    "is_gift",
-    "modified",
-    "ts",
-    "is_anomaly",
-    "anomaly_reason",
-    "sku_missing",
-    "biz_date",
-    "source_day",
-]
-AFTER_SALE = [
-    "as_id",
-    "asi_id",
-    "o_id",
-    "so_id",
-    "shop_id",
-    "shop_name",
-    "type",
-    "status",
-    "status_label",
-    "good_status",
-    "shop_status",
-    "as_date",
-    "confirm_date",
-    "refund",
-    "sku_id",
-    "i_id",
-    "sku_name",
-    "category",
-    "qty",
-    "r_qty",
-    "price",
-    "amount",
-    "is_refund",
-    "modified",
-    "ts",
-    "is_anomaly",
-    "anomaly_reason",
-    "sku_missing",
-    "biz_date",
-    "source_day",
-]
-INVENTORY_COLUMNS = [
-    "sku_id",
-    "i_id",
-    "sku_name",
-    "category",
-    "qty",
-    "order_lock",
-    "pick_lock",
-    "virtual_qty",
-    "purchase_qty",
-    "return_qty",
-    "min_qty",
-    "max_qty",
-    "modified",
-    "ts",
-    "is_anomaly",
-    "anomaly_reason",
-    "sku_missing",
-    "source_day",
-]
-
 
 def _month(column: str) -> str:
     return f"(year({column}) * 100 + month({column}))"
@@ -172,13 +92,14 @@ class Dimensions:
         return frame
 
 
-def _published(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+def _published(frame: pl.DataFrame) -> pl.DataFrame:
+    """Wide-table values from DWD ones (the insert keeps the table's columns)."""
     return frame.with_columns(
         ts=pl.col("ts").fill_null(0).cast(pl.UInt64),
         source_day=pl.col("partition_day"),
         **({"is_gift": pl.col("is_gift").fill_null(False).cast(pl.UInt8)}
            if "is_gift" in frame.columns else {}),
-    ).select(columns)
+    )
 
 
 def fact_rows(conn: duckdb.DuckDBPyConnection, dims: Dimensions, fact: Fact,
@@ -193,7 +114,7 @@ def fact_rows(conn: duckdb.DuckDBPyConnection, dims: Dimensions, fact: Fact,
                 (pl.col("status") == "Confirmed") & (pl.col("refund") > 0)
                 & ~pl.col("anomaly_reason").str.contains(NO_REFUND_DAY, literal=True)
             ).fill_null(False).cast(pl.UInt8))
-        yield _published(frame, SALE_OUT if fact.dataset == "sales_out" else AFTER_SALE)
+        yield _published(frame)
 
 
 def publish_fact(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, days: list[date]) -> set[int]:
@@ -209,7 +130,7 @@ def publish_inventory(
 ) -> set[int]:
     """Current stock per SKU, and end-of-day stock for every loaded day from the first of `days` on."""
     current = pl.from_arrow(conn.execute(_latest("inventory", "sku_id")).to_arrow_table())
-    replace_all(client, "dws_inventory", _published(Dimensions.read(client).join(current), INVENTORY_COLUMNS))
+    replace_all(client, "dws_inventory", _published(Dimensions.read(client).join(current)))
     # A version changes end-of-day stock from its day on; whole months are rebuilt.
     months = {day.year * 100 + day.month for day in loaded if day >= min(days)}
     stat_days = [day for day in loaded if day.year * 100 + day.month in months]

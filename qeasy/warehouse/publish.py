@@ -25,8 +25,12 @@ def to_clickhouse(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def insert(client: Client, table: str, frame: pl.DataFrame) -> None:
+    """Insert the table's columns of `frame` (other columns are working columns, left out)."""
     if frame.height:
-        client.insert_df_arrow(table, to_clickhouse(frame))
+        columns = [row[0] for row in client.query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
+            "ORDER BY position", parameters={"t": table}).result_rows]
+        client.insert_df_arrow(table, to_clickhouse(frame.select(columns)))
 
 
 @contextmanager
