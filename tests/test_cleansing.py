@@ -68,7 +68,6 @@ def test_a_malformed_value_flags_the_row_and_quarantines_a_reason(dataset, recor
 
 @pytest.mark.parametrize(("payload", "reason"), [
     (json.dumps(_order(io_id=None)), "missing io_id"),
-    (json.dumps(_order(items=[{"sku_id": "SK1", "qty": 1}])), "line ?: missing ioi_id"),
     ("{not json", "payload is not valid JSON"),
     ("[1, 2]", "missing io_id"),
 ])
@@ -77,6 +76,16 @@ def test_a_row_without_its_key_is_quarantined_not_dropped(payload, reason) -> No
     assert result.rows["io_id"].to_list() == [2]
     assert reason in result.quarantine["reason"].to_list()
     assert result.not_kept() == (1, 0)  # one record only in quarantine, none unaccounted
+
+
+def test_a_version_whose_lines_all_lack_their_id_keeps_its_header() -> None:
+    cancelled = _order(status="Cancelled", items=[{"sku_id": "SK1", "qty": 1}])
+    result = _cleanse("sales_out", [json.dumps(cancelled)])
+    row = result.rows.row(0, named=True)
+    assert result.rows.height == 1
+    assert (row["io_id"], row["ioi_id"], row["status"], row["qty"]) == (1, 0, "Cancelled", None)
+    assert row["is_anomaly"] == 1 and "missing ioi_id" in row["anomaly_reason"]
+    assert "line ?: missing ioi_id" in result.quarantine["reason"].to_list()
 
 
 def test_clean_values_are_typed_and_labelled() -> None:

@@ -121,6 +121,17 @@ def _lines(frame: pl.DataFrame, shape: Shape, known: list[str]) -> tuple[pl.Data
     return typed.drop([LINE + f.name for f in shape.line if LINE + f.name != f.out]), why
 
 
+def _header_only(frame: pl.DataFrame, kept: pl.DataFrame, shape: Shape) -> pl.DataFrame:
+    """A record whose lines all lack their id still has a newest version: it keeps one header row
+    (line key 0, flagged by its lines' reasons), so an older version cannot count in its place."""
+    record_key, line_key = shape.key
+    orphans = frame.filter(pl.col("_valid") & pl.col(record_key).is_not_null() & pl.col(line_key).is_null()
+                           & ~pl.col("_rid").is_in(kept["_rid"].implode()))
+    return orphans.unique("_rid", keep="first", maintain_order=True).with_columns(
+        pl.lit(None, frame.schema[f.out]).alias(f.out) for f in shape.line if f.out != line_key
+    ).with_columns(pl.lit(0, frame.schema[line_key]).alias(line_key))
+
+
 def _label(shape: Shape, labels: dict[str, str]) -> pl.Expr:
     status = pl.col(shape.status.out)
     label = status.replace_strict(labels, default=None, return_dtype=pl.String)
@@ -163,6 +174,8 @@ def cleanse(raw: pl.DataFrame, shape: Shape, labels: dict[str, str]) -> Cleansed
         why_line = pl.DataFrame(schema={"_lid": pl.UInt32, "_rid": pl.UInt32, "_why": pl.List(pl.String),
                                         "_why_q": pl.List(pl.String)})
     kept = frame.filter(pl.col("_valid") & pl.all_horizontal([pl.col(k).is_not_null() for k in shape.key]))
+    if shape.lines:
+        kept = pl.concat([kept, _header_only(frame, kept, shape)])
     reasons = (
         kept.select("_lid", "_rid")
         .join(why_record.rename({"_why": "_why_record"}), on="_rid", how="left")
