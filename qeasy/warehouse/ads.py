@@ -8,14 +8,19 @@
 Each statement fills the months `{months}` for the days `{days}`.
 """
 
+from datetime import date, timedelta
+
 from clickhouse_connect.driver.client import Client
 
 from qeasy.warehouse.publish import replace_months
 
+# `biz_date` is an out order's io_date day and a refund order's day; {first}..{last} spans the
+# months rebuilt and the six days before them, so only those partitions are read.
 OUT_LINES = """SELECT io_id, shop_id, toDate(io_date) AS day, sku_id, qty, sale_amount, is_anomaly
-    FROM v_dws_sale_out WHERE status = 'Confirmed' AND io_date IS NOT NULL"""
+    FROM v_dws_sale_out WHERE status = 'Confirmed' AND io_date IS NOT NULL
+    AND biz_date BETWEEN {first:Date} AND {last:Date}"""
 REFUND_LINES = """SELECT as_id, shop_id, biz_date AS day, sku_id, refund, is_anomaly
-    FROM v_dws_after_sale WHERE is_refund = 1"""
+    FROM v_dws_after_sale WHERE is_refund = 1 AND biz_date BETWEEN {first:Date} AND {last:Date}"""
 # Each dated line counts toward the 7-day windows ending on its day and the six days after.
 WINDOW = "ARRAY JOIN arrayMap(k -> day + k, range(7)) AS stat_date"
 
@@ -82,7 +87,9 @@ ADS = {
 
 def publish_metrics(client: Client, months: set[int], days: list) -> dict[str, int]:
     """Recompute `months` of every ADS table over the ingested `days`; rows written per table."""
-    parameters = {"months": sorted(months), "days": days}
+    first = date(min(months) // 100, min(months) % 100, 1) - timedelta(days=6)
+    last = date(max(months) // 100 + max(months) % 100 // 12, max(months) % 100 % 12 + 1, 1)
+    parameters = {"months": sorted(months), "days": days, "first": first, "last": last}
     for query_table, query in ADS.items():
         replace_months(client, query_table, months, select=query, parameters=parameters)
     return {
