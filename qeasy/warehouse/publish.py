@@ -25,12 +25,13 @@ def to_clickhouse(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def insert(client: Client, table: str, frame: pl.DataFrame) -> None:
-    """Insert the table's columns of `frame` (other columns are working columns, left out)."""
+    """Insert `frame`'s columns that `table` has (others are working columns, left out; a table column
+    the frame lacks gets its default)."""
     if frame.height:
         columns = [row[0] for row in client.query(
             "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {t:String} "
             "ORDER BY position", parameters={"t": table}).result_rows]
-        client.insert_df_arrow(table, to_clickhouse(frame.select(columns)))
+        client.insert_df_arrow(table, to_clickhouse(frame.select([c for c in columns if c in frame.columns])))
 
 
 @contextmanager
