@@ -203,26 +203,34 @@ def _preflight(settings: Settings, base_url: str) -> int:
 
 
 def _print_warehouse(settings: Settings, day: date) -> None:
-    """Rows per contract table, the last day's metrics, and the alert rules that fire on it."""
+    """Rows per contract table, the last day's metrics, and its alerts, delivered once each."""
+    import httpx
+
+    from qeasy.alerts.channels import channels_from_settings, describe
+    from qeasy.alerts.delivery import deliver
     from qeasy.warehouse.clickhouse import session
     from qeasy.warehouse.summary import summarise
 
-    with session(settings.clickhouse_dsn, settings.clickhouse_database) as client:
+    channels = channels_from_settings(settings)
+    with session(settings.clickhouse_dsn, settings.clickhouse_database) as client, \
+            httpx.Client(timeout=10) as http:
         summary = summarise(client, day, settings.alert_after_sale_rate, settings.alert_min_orders)
+        report = deliver(client, summary.alerts, channels, http)
     click.echo("  warehouse (ClickHouse): " + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
     m = summary.metrics
     rate = "n/a" if m["after_sale_rate"] is None else f"{m['after_sale_rate']:.2%}"
     click.echo(f"  {day}: out orders {m['out_orders']:,}, qty {m['out_qty']:,}, "
                f"amount {m['out_amount']:,.2f}; refund orders {m['refund_orders']:,}, "
                f"refunds {m['refund_amount']:,.2f}; after-sale rate {rate}")
-    click.echo(f"  alerts for {day}: {len(summary.stock_outs)} stock-out (缺货), "
-               f"{len(summary.spikes)} after-sale spike (售后率 > {settings.alert_after_sale_rate:.0%}, "
-               f">= {settings.alert_min_orders} orders)")
-    for sku_id, name in summary.stock_outs[:5]:
-        click.echo(f"    缺货 stock-out: SKU {sku_id} {name or ''}")
-    for kind, subject, name, value, orders in summary.spikes[:5]:
-        click.echo(f"    售后率 after-sale rate: {kind} {subject} {name or ''} {value:.2%} "
-                   f"of {orders} orders")
+    where = ", ".join(channel.name for channel in channels) or "the log only (no webhook configured)"
+    click.echo(f"  alerts for {day}: {len(summary.alerts)} ({report.sent} newly delivered to {where}, "
+               f"{report.skipped} already delivered, {report.failed} failed and retried next run)")
+    for alert in summary.alerts[:10]:
+        click.echo(f"    {describe(alert)}")
+    if len(summary.alerts) > 10:
+        click.echo(f"    ... and {len(summary.alerts) - 10} more (all in ops_alerts)")
+    for error in report.errors[:3]:
+        click.echo(f"    delivery problem: {error}")
 
 
 def _print_summary(reports: list[RunReport]) -> None:

@@ -63,11 +63,11 @@ def test_four_processes_writing_to_one_embedded_path_lose_nothing_and_none_fails
 
     with resource(tmp_path / "ch").session() as client:
         stored = run_ids(client)  # ops_api_calls is a plain MergeTree: a duplicate would show
-        migrations = client.query("SELECT version FROM _migrations").result_rows
+        migrations = client.query("SELECT version FROM _migrations ORDER BY version").result_rows
     missing, unexpected = set(written) - set(stored), set(stored) - set(written)
     assert not missing and not unexpected, (len(missing), sorted(missing)[:10], sorted(unexpected)[:10])
     assert len(stored) == len(written), "duplicated rows"
-    assert migrations == [(1,)]
+    assert migrations == [(version,) for version, _, _ in MIGRATIONS]  # each once
 
     # Sessions of different processes never overlapped, and the processes really took turns.
     held = sorted((start, end, report["worker"]) for report in reports for start, end in report["held"])
@@ -116,7 +116,7 @@ def test_migrations_are_recorded_once_and_create_the_contract(tmp_path) -> None:
     with warehouse.session():
         pass
     with warehouse.session() as client:
-        migrations = client.query("SELECT version, description FROM _migrations").result_rows
+        migrations = client.query("SELECT version, description FROM _migrations ORDER BY version").result_rows
         objects = dict(
             client.query("SELECT name, engine FROM system.tables WHERE database = 'qeasy'").result_rows
         )
@@ -125,8 +125,9 @@ def test_migrations_are_recorded_once_and_create_the_contract(tmp_path) -> None:
             for name in objects
             if name.startswith("v_")
         }
-    assert migrations == [(1, MIGRATIONS[0][1])]
-    declared = {re.search(r"IF NOT EXISTS (\w+)", statement).group(1) for statement in MIGRATIONS[0][2]}
+    assert migrations == [(version, description) for version, description, _ in MIGRATIONS]
+    declared = {re.search(r"IF NOT EXISTS (\w+)", statement).group(1)
+                for _, _, statements in MIGRATIONS for statement in statements}
     assert declared <= set(objects)
     assert {"dws_sale_out", "dws_after_sale", "dim_sku", "dq_quarantine", "ops_api_calls"} <= declared
     views = {name for name in declared if name.startswith("v_")}

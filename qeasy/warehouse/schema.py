@@ -109,6 +109,12 @@ INITIAL = [
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "contract tables, latest-version views, quarantine and API health", INITIAL),
+    (2, "ops_alerts: delivery state per (rule, subject, day) and channel", [
+        f"""CREATE TABLE IF NOT EXISTS ops_alerts (
+            rule String, subject String, day Date, channel String, value Float64, threshold Float64,
+            message String, status String, attempts UInt32, first_seen {TIME}, sent_at Nullable({TIME})
+        ) ENGINE = ReplacingMergeTree(attempts) ORDER BY (rule, subject, day, channel)""",
+    ]),
 ]
 
 

@@ -6,6 +6,8 @@ from datetime import date
 
 from clickhouse_connect.driver.client import Client
 
+from qeasy.alerts.rules import Alert, evaluate
+
 TABLES = ["dim_shop", "dim_sku", "dws_sale_out", "dws_after_sale", "dws_inventory", "dws_inventory_daily",
           "ads_shop_daily", "ads_sku_after_sale_7d", "ads_inventory_turnover", "dq_quarantine"]
 
@@ -15,8 +17,7 @@ class Summary:
     rows: dict[str, int]
     day: date
     metrics: dict[str, float | int | None]  # the day's totals over all shops
-    stock_outs: list[tuple[str, str | None]]  # (sku_id, name)
-    spikes: list[tuple[str, str, str | None, float, int]]  # (kind, id, name, rate, orders)
+    alerts: list[Alert]  # the rules that fire on the day
 
 
 def summarise(client: Client, day: date, rate: float, min_orders: int) -> Summary:
@@ -30,14 +31,4 @@ def summarise(client: Client, day: date, rate: float, min_orders: int) -> Summar
                "out_amount": float(out_amount or 0), "refund_orders": int(refund_orders or 0),
                "refund_amount": float(refund_amount or 0),
                "after_sale_rate": (refund_orders / out_orders) if out_orders else None}
-    stock_outs = client.query(
-        "SELECT sku_id, sku_name FROM v_ads_inventory_turnover WHERE stat_date = {day:Date} "
-        "AND end_qty = 0 AND out_qty_7d > 0 ORDER BY sku_id", parameters={"day": day}).result_rows
-    spikes = client.query(
-        "SELECT 'shop', toString(shop_id), shop_name, after_sale_rate, out_orders FROM v_ads_shop_daily "
-        "WHERE stat_date = {day:Date} AND after_sale_rate > {rate:Float64} AND out_orders >= {n:UInt64} "
-        "UNION ALL SELECT 'sku', sku_id, sku_name, after_sale_rate_7d, out_orders_7d "
-        "FROM v_ads_sku_after_sale_7d WHERE stat_date = {day:Date} AND after_sale_rate_7d > {rate:Float64} "
-        "AND out_orders_7d >= {n:UInt64} "
-        "ORDER BY 1, 2", parameters={"day": day, "rate": rate, "n": min_orders}).result_rows
-    return Summary(rows, day, metrics, [tuple(r) for r in stock_outs], [tuple(r) for r in spikes])
+    return Summary(rows, day, metrics, evaluate(client, day, rate, min_orders))
