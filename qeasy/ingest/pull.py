@@ -13,6 +13,10 @@ read depends on what the endpoint offers (the endpoint table says which):
 - a flat array of immutable rows (unique codes): pages by index until a short page.
 
 A slice that still fails after the client's retries becomes a dead letter; the rest goes on.
+
+A day may also be read only from a given instant on (`since`): the near-real-time pull reads what
+changed since the newest row it already staged, and the pull is marked partial so that staging
+replaces only the records it read again.
 """
 
 import math
@@ -86,6 +90,7 @@ class DayPull:
     expected: int | None
     got: int | None
     dead: list[DeadLetter]
+    since: int | None = None  # epoch ms: only rows modified from then on were read (a partial day)
 
     @property
     def reconciled(self) -> bool | None:
@@ -112,8 +117,10 @@ class Puller:
         self.concurrency = concurrency
         self.max_slices = max_slices_per_day
 
-    def pull(self, days: list[int]) -> list[DayPull]:
+    def pull(self, days: list[int], since: dict[int, int] | None = None) -> list[DayPull]:
+        """Read `days`; a day in `since` only from that instant (epoch ms) to its end, in one slice."""
         endpoint = self.endpoint
+        since = since or {}
         if endpoint.window_days is None:  # shops: one listing, no window
             return [self._gather(Plan(days[0] if days else 0, 1), self._run([Slice(0, 0, 0)], self._listing))]
         reader: Callable[[Slice, CallStats], SliceResult]
@@ -123,15 +130,21 @@ class Puller:
             reader = self._keyset
         else:
             reader = self._flat
-        plans = [Plan(day, 1) for day in days]
+        whole_days = [day for day in days if day not in since]
+        plans = [Plan(day, 1) for day in whole_days]
         if reader != self._flat:
             with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-                plans = list(pool.map(self._plan, days))
+                plans = list(pool.map(self._plan, whole_days))
         work = [piece for plan in plans if not plan.dead and not plan.whole
                 for piece in slices([plan.day], plan.parts)]
+        work += [Slice(day, begin, day_start_ms(day + 1)) for day, begin in since.items() if day in days]
         results = self._run(work, reader)
         results += [(plan.whole, CallStats()) for plan in plans if plan.whole]
-        return [self._gather(plan, [r for r in results if r[0].slice.day == plan.day]) for plan in plans]
+        plans += [Plan(day, 1) for day in days if day in since]
+        pulls = [self._gather(plan, [r for r in results if r[0].slice.day == plan.day]) for plan in plans]
+        for pull in pulls:
+            pull.since = since.get(pull.day)
+        return sorted(pulls, key=lambda pull: pull.day)
 
     def _plan(self, day: int) -> Plan:
         """The first page of the day's window: if it is the only one, the day is read; otherwise

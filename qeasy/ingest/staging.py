@@ -45,7 +45,7 @@ def ods_frame(endpoint: Endpoint, pulls: list[DayPull], run_id: str) -> pl.DataF
     fetched = datetime.now(BEIJING).replace(tzinfo=None)
     records = []
     for pull in pulls:
-        begin, end = _window(endpoint, pull.day)
+        begin, end = _window(endpoint, pull)
         for row in pull.rows:
             records.append({
                 "partition_day": date_of_day(pull.day),
@@ -64,18 +64,19 @@ def ods_frame(endpoint: Endpoint, pulls: list[DayPull], run_id: str) -> pl.DataF
     return pl.DataFrame(records, schema=schema)
 
 
-def _window(endpoint: Endpoint, day: int) -> tuple[datetime | None, datetime | None]:
-    """The day's window as stored (none for unwindowed datasets such as shops)."""
+def _window(endpoint: Endpoint, pull: DayPull) -> tuple[datetime | None, datetime | None]:
+    """The window read for the day, as stored (none for unwindowed datasets such as shops)."""
     if endpoint.window_days is None:
         return None, None
-    return _naive(day_start_ms(day)), _naive(day_start_ms(day + 1))
+    begin = day_start_ms(pull.day) if pull.since is None else pull.since
+    return _naive(begin), _naive(day_start_ms(pull.day + 1))
 
 
 def api_calls(endpoint: Endpoint, pulls: list[DayPull], run_id: str, now: datetime) -> pl.DataFrame:
     """API health per pulled day: the rows of `ops.api_calls` (and of ClickHouse `ops_api_calls`)."""
     return pl.DataFrame([{
         "run_id": run_id, "dataset": endpoint.dataset, "partition_day": date_of_day(p.day),
-        "window_begin": _window(endpoint, p.day)[0], "window_end": _window(endpoint, p.day)[1],
+        "window_begin": _window(endpoint, p)[0], "window_end": _window(endpoint, p)[1],
         "pages": p.pages, "rows": len(p.rows), "calls": p.stats.calls, "throttled": p.stats.throttled,
         "retries": p.stats.retries, "errors": p.stats.errors,
         "latency_p50_ms": p.stats.percentile(0.5), "latency_p95_ms": p.stats.percentile(0.95),
@@ -110,9 +111,9 @@ def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPu
     conn.register("incoming_rows", frame.to_arrow())
     conn.register("incoming_calls", calls.to_arrow())
     conn.register("incoming_letters", letters.to_arrow())
-    # A day read whole replaces what was staged for it. A day with dead letters was read only in
-    # part: it replaces just the records it read again, keeping the rest until a replay.
-    whole = [date_of_day(p.day) for p in pulls if not p.dead]
+    # A day read whole replaces what was staged for it. A day read from an instant on, or with dead
+    # letters, was read only in part: it replaces just the records it read again.
+    whole = [date_of_day(p.day) for p in pulls if not p.dead and p.since is None]
     conn.execute("BEGIN TRANSACTION")
     try:
         if endpoint.window_days is None:
@@ -136,9 +137,26 @@ def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPu
     return frame.height, calls
 
 
-def open_dead_letters(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(dataset, partition day) of every dead letter not yet resolved by a later materialisation."""
-    conn.execute(SCHEMA)
-    rows = conn.execute("SELECT DISTINCT dataset, CAST(partition_day AS VARCHAR) FROM ops.dead_letters "
-                        "WHERE resolved_at IS NULL ORDER BY 1, 2").fetchall()
-    return [(dataset, day) for dataset, day in rows]
+def staged_until(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, day: int) -> int | None:
+    """Epoch ms of the newest modification staged for the dataset's day (None: nothing staged)."""
+    table = f"ods.{endpoint.dataset}"
+    exists = conn.execute("SELECT count() FROM duckdb_tables() WHERE schema_name = 'ods' AND table_name = ?",
+                          [endpoint.dataset]).fetchone()[0]
+    if not exists:
+        return None
+    newest = conn.execute(f"SELECT max(modified) FROM {table} WHERE partition_day = ?",
+                          [date_of_day(day)]).fetchone()[0]
+    return None if newest is None else round(newest.replace(tzinfo=BEIJING).timestamp() * 1000)
+
+
+def open_dead_letters(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(dataset, partition day, when last recorded) of every dead letter not yet resolved by a later
+    materialisation. Works on a read-only connection."""
+    exists = conn.execute("SELECT count() FROM duckdb_tables() WHERE schema_name = 'ops' "
+                          "AND table_name = 'dead_letters'").fetchone()[0]
+    if not exists:
+        return []
+    rows = conn.execute(
+        "SELECT dataset, CAST(partition_day AS VARCHAR), CAST(max(recorded_at) AS VARCHAR) "
+        "FROM ops.dead_letters WHERE resolved_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+    return [(dataset, day, recorded) for dataset, day, recorded in rows]
