@@ -7,18 +7,26 @@ from pathlib import Path
 
 import dagster as dg
 
+DAGSTER_YAML = """telemetry:
+  enabled: false
+run_queue:
+  tag_concurrency_limits:
+    - key: qeasy/staging
+      limit: 1
+"""
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def dagster_home(home: Path) -> Path:
-    """DAGSTER_HOME, or $QEASY_HOME/dagster (created, telemetry off) when that is unset."""
+    """DAGSTER_HOME, or $QEASY_HOME/dagster when that is unset: created with telemetry off and a run
+    queue that lets one staging writer run at a time (jobs tag them: `jobs.STAGING`)."""
     if os.environ.get("DAGSTER_HOME"):
         return Path(os.environ["DAGSTER_HOME"])
     path = home / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(DAGSTER_YAML)
     return path
 
 
@@ -49,8 +57,12 @@ def run_job(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, first:
     tags = {RANGE_START: str(first), RANGE_END: str(last)} if first else {}
     selection = [dg.AssetKey(name) for name in assets] if assets else None
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary says the rest
-    result = defs.resolve_job_def(job).execute_in_process(run_config=quiet, instance=instance, tags=tags,
-                                                          raise_on_error=False, asset_selection=selection)
+    job_def = defs.resolve_job_def(job)
+    # A run config replaces the job's own (the near-real-time job's pull settings): keep that part.
+    own = (job_def.partitioned_config.get_run_config_for_partition_key(str(first))
+           if first and job_def.partitioned_config else {})
+    result = job_def.execute_in_process(run_config={**own, **quiet}, instance=instance, tags=tags,
+                                        raise_on_error=False, asset_selection=selection)
     checks: dict[str, dict[str, bool]] = {}
     blocking: dict[str, list[str]] = {}
     for evaluation in result.get_asset_check_evaluations():

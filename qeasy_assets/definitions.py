@@ -5,8 +5,10 @@ import warnings
 import dagster as dg
 
 from jobs import jobs
+from jobs.schedules import schedules
 from qeasy.settings import Settings, load_settings
 from resources import build_resources
+from sensors import sensors
 
 # Partitioned asset checks and backfill policies are marked preview/beta in dagster 1.13; we pin
 # the version, so the warnings only repeat on every import.
@@ -20,11 +22,15 @@ from qeasy_assets.ods.assets import ods_assets  # noqa: E402
 from qeasy_assets.warehouse.assets import warehouse_assets  # noqa: E402
 
 ASSETS = [*ods_assets, *dwd_assets, dim_sku, dim_shop, warehouse_assets]
+# Evaluates the assets' automation conditions (the daily shop list); on by default, like the schedules.
+AUTOMATION = dg.AutomationConditionSensorDefinition(
+    "automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster serves, wired to the resources the settings describe."""
-    return dg.Definitions(assets=ASSETS, jobs=jobs, resources=build_resources(settings))
+    return dg.Definitions(assets=ASSETS, jobs=jobs, schedules=schedules, sensors=[*sensors, AUTOMATION],
+                          resources=build_resources(settings))
 
 
 defs = build_definitions(load_settings())
