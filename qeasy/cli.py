@@ -102,15 +102,14 @@ def replay() -> None:
         click.echo("no open dead letters")
         return
     with _erp(settings):
+        from jobs.replay import replays
         from qeasy_assets.definitions import defs  # after _erp: it reads the ERP it points at
 
         instance = instance_for(settings.home)
-        for dataset, day in letters:
-            click.echo(f"replaying {dataset} {day}")
-            if dataset == "shop":
-                report = run_job(defs, "shops", instance)
-            else:  # the day again, through to the metrics it feeds
-                report = run_job(defs, "main", instance, date.fromisoformat(day), date.fromisoformat(day))
+        for replay in replays(letters):
+            click.echo(f"replaying {replay.job} {replay.day or ''}".rstrip())
+            day = date.fromisoformat(replay.day) if replay.day else None
+            report = run_job(defs, replay.job, instance, day, day)
             _print_summary([report])
             if not report.success:
                 _fail(report.failure or "the replay failed", code=1)

@@ -1,5 +1,5 @@
 """Dagster resources built from qeasy's settings: the ERP account, DuckDB staging, the ClickHouse
-warehouse and the data-quality settings."""
+warehouse, the data-quality settings and the alert channels."""
 
 import os
 
@@ -7,6 +7,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from qeasy.settings import Settings
+from resources.alerting import AlertingResource
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 from resources.quality import QualityResource
@@ -35,4 +36,12 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
                                         database=settings.clickhouse_database),
         "quality": QualityResource(status_labels_file=settings.status_labels_file or "",
                                    max_anomaly_rate=settings.max_anomaly_rate),
+        "alerting": AlertingResource(
+            feishu_webhook=_env_or("QEASY_FEISHU_WEBHOOK", settings.feishu_webhook or ""),
+            feishu_secret=_env_or("QEASY_FEISHU_SECRET", settings.feishu_secret or ""),
+            dingtalk_webhook=_env_or("QEASY_DINGTALK_WEBHOOK", settings.dingtalk_webhook or ""),
+            dingtalk_secret=_env_or("QEASY_DINGTALK_SECRET", settings.dingtalk_secret or ""),
+            after_sale_rate=settings.alert_after_sale_rate,
+            min_orders=settings.alert_min_orders,
+        ),
     }

@@ -16,6 +16,7 @@ class ClickHouseResource(dg.ConfigurableResource):
     database: str = "qeasy"
 
     @contextmanager
-    def session(self) -> Iterator[Client]:
-        with session(self.dsn, self.database) as client:
+    def session(self, wait: float | None = None) -> Iterator[Client]:
+        """A migrated client; `wait` bounds the wait for another process's embedded session."""
+        with session(self.dsn, self.database, wait) as client:
             yield client

@@ -4,12 +4,15 @@ import os
 import subprocess
 import sys
 
+import dagster as dg
 import duckdb
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import parse_bj
 from qeasy.ingest.staging import open_dead_letters
+from sensors.replay import replay_dead_letters
 from tests.ingest_helpers import env_for, ingest, ingest_shops, staged, staged_latest, truth
 
 FIRST, LAST = "2026-11-14", "2026-11-20"
@@ -73,11 +76,16 @@ def test_a_failing_window_becomes_a_dead_letter_and_replay_fetches_it(make_sandb
     assert step.metadata["dead_letters"] == 1 and step.checks["complete"] is False
     caller.admin("faults", {"http_5xx": 0.0})
     with duckdb.connect(str(tmp_path / "staging.duckdb")) as conn:
-        assert open_dead_letters(conn) == [("after_sale", "2026-11-18")]
+        assert [letter[:2] for letter in open_dead_letters(conn)] == [("after_sale", "2026-11-18")]
+    # The daemon's replay sensor asks for the day again, under a key that never launches it twice.
+    staging = DuckDBResource(database=str(tmp_path / "staging.duckdb"))
+    requests = [replay_dead_letters(dg.build_sensor_context(resources={"staging": staging})) for _ in "ab"]
+    assert [(r.job_name, r.partition_key) for r in requests[0]] == [("main", "2026-11-18")]
+    assert requests[0][0].run_key == requests[1][0].run_key
     replay = subprocess.run([sys.executable, "-m", "qeasy.cli", "replay"], cwd=tmp_path, text=True,
                             env=os.environ | env_for(server, tmp_path), capture_output=True, timeout=300)
     assert replay.returncode == 0, replay.stderr
-    assert "replaying after_sale 2026-11-18" in replay.stdout
+    assert "replaying main 2026-11-18" in replay.stdout
     with duckdb.connect(str(tmp_path / "staging.duckdb")) as conn:
         assert open_dead_letters(conn) == []
     assert set(staged_latest(tmp_path, "after_sale")) == set(

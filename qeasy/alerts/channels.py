@@ -68,6 +68,8 @@ def describe(alert: Alert) -> str:
         orders = f"，出库单 out orders {alert.orders}" if alert.orders is not None else ""
         detail = (f"{window}售后率 after-sale rate = {alert.value:.2%}"
                   f"（阈值 threshold > {alert.threshold:.2%}）{orders}")
+    elif alert.detail is not None:
+        detail = alert.detail
     else:
         detail = f"value = {_number(alert.value)}, threshold = {_number(alert.threshold)}"
     return f"【{rule}】{subject} | {alert.day.isoformat()} | {detail}"

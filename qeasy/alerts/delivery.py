@@ -2,18 +2,20 @@
 
 Before sending, the pairs already 'sent' are read (FINAL); the rest go out batched per channel
 (several alerts per message) and each attempt is recorded as 'sent' or 'failed' with its attempt
-count (the table's version: the newest attempt wins). Failed pairs are retried by the next call;
-sent pairs are never sent again, across retries, re-runs and restarts. With no channel configured
+count (the table's version: the newest attempt wins). Failed pairs are retried by the next call for
+the same alert, and by `pending` (the alert is stored with its outcome); sent pairs are never sent
+again, across retries, re-runs and restarts. With no channel configured
 the alerts are only logged and recorded under the channel 'log'.
 
 The one remaining window is a crash between the bot accepting a message and its 'sent' rows being
 written: the bots have no idempotency key, so such a message would be sent again on the next call.
 """
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 ZONE = ZoneInfo("Asia/Shanghai")
 BATCH = 20  # alerts per message: well under the bots' message size limits
 COLUMNS = ["rule", "subject", "day", "channel", "value", "threshold", "message", "status", "attempts",
-           "first_seen", "sent_at"]
+           "first_seen", "sent_at", "alert"]
 
 
 @dataclass
@@ -50,6 +52,20 @@ def _state(client: Client, days: list[date]) -> dict[tuple[str, str, date, str],
         "WHERE day IN {days:Array(Date)}", parameters={"days": days}).result_rows
     return {(rule, subject, day, channel): (status, attempts, first_seen)
             for rule, subject, day, channel, status, attempts, first_seen in rows}
+
+
+def _dump(alert: Alert) -> str:
+    return json.dumps(asdict(alert) | {"day": alert.day.isoformat()}, ensure_ascii=False)
+
+
+def pending(client: Client) -> list[Alert]:
+    """Every alert whose latest delivery attempt to some channel failed: to be sent again."""
+    rows = client.query("SELECT DISTINCT alert FROM ops_alerts FINAL WHERE status = 'failed' AND alert != ''")
+    alerts = []
+    for (text,) in rows.result_rows:
+        fields = json.loads(text)
+        alerts.append(Alert(**(fields | {"day": date.fromisoformat(fields["day"])})))
+    return alerts
 
 
 def deliver(client: Client, alerts: Sequence[Alert], channels: Sequence[Channel], http: httpx.Client,
@@ -86,7 +102,7 @@ def deliver(client: Client, alerts: Sequence[Alert], channels: Sequence[Channel]
                 _, attempts, first_seen = state.get((*alert.key, name), (None, 0, now))
                 rows.append([alert.rule, alert.subject, alert.day, name, alert.value, alert.threshold,
                              describe(alert), "failed" if error else "sent", attempts + 1, first_seen,
-                             None if error else now])
+                             None if error else now, _dump(alert)])
             client.insert("ops_alerts", rows, column_names=COLUMNS)
             if error:
                 report.failed += len(batch)

@@ -4,6 +4,9 @@
 - after-sale spike (售后率): a SKU whose 7-day after-sale rate exceeds `rate` over at least
   `min_orders` out orders, or a shop-day whose after-sale rate exceeds `rate` over at least
   `min_orders` out orders.
+
+Operations alerts travel the same way: a failed run (运行失败) and a failed blocking check (检查失败),
+raised by the sensors from Dagster's own records.
 """
 
 from dataclasses import dataclass
@@ -13,21 +16,25 @@ from clickhouse_connect.driver.client import Client
 
 STOCK_OUT = "stock_out"
 AFTER_SALE_SPIKE = "after_sale_spike"
+RUN_FAILED = "run_failed"
+CHECK_FAILED = "check_failed"
 
-RULE_LABELS = {STOCK_OUT: "缺货 stock-out", AFTER_SALE_SPIKE: "售后率 after-sale rate"}
-KIND_LABELS = {"sku": "SKU", "shop": "店铺 shop"}
+RULE_LABELS = {STOCK_OUT: "缺货 stock-out", AFTER_SALE_SPIKE: "售后率 after-sale rate",
+               RUN_FAILED: "运行失败 run failed", CHECK_FAILED: "检查失败 blocking check failed"}
+KIND_LABELS = {"sku": "SKU", "shop": "店铺 shop", "run": "运行 run", "check": "检查 check"}
 
 
 @dataclass(frozen=True)
 class Alert:
-    rule: str  # STOCK_OUT or AFTER_SALE_SPIKE
-    subject_id: str
+    rule: str  # one of RULE_LABELS
+    subject_id: str  # SKU or shop id; for operations alerts the job or check and its partitions
     subject_name: str | None
     day: date
-    value: float  # stock-out: end_qty; spike: the after-sale rate
+    value: float  # stock-out: end_qty; spike: the after-sale rate; operations: 0
     threshold: float  # stock-out: 0 (the stock level that fires); spike: the configured rate
-    kind: str  # "sku" or "shop"
+    kind: str  # "sku", "shop", "run" or "check"
     orders: int | None = None  # stock-out: out_qty_7d; spike: the out orders the rate is over
+    detail: str | None = None  # operations alerts: what failed, in a line
 
     @property
     def subject(self) -> str:

@@ -10,6 +10,7 @@ client (the engine serves one path per process). A server needs no lock.
 import fcntl
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,14 +63,36 @@ def _open(dsn: str) -> Client:
         ) from None
 
 
+class WarehouseBusy(WarehouseError):
+    """Another process held the embedded warehouse for longer than the caller would wait."""
+
+
+def _lock(lock_file, path: Path, wait: float | None) -> None:
+    """Take the process-exclusive lock: block (wait None), or poll until `wait` seconds have passed."""
+    if wait is None:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                lock_file.close()
+                raise WarehouseBusy(f"the embedded warehouse {path} is in use by another process "
+                                    f"(waited {wait:g} s)") from None
+            time.sleep(0.2)
+
+
 @contextmanager
-def _embedded_client(path: Path) -> Iterator[Client]:
+def _embedded_client(path: Path, wait: float | None) -> Iterator[Client]:
     with _registry:
         entry = _embedded.setdefault(path, _Embedded(path))
         if entry.users == 0:
             path.parent.mkdir(parents=True, exist_ok=True)
             entry.lock_file = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115
-            fcntl.flock(entry.lock_file, fcntl.LOCK_EX)  # waits for other processes
+            _lock(entry.lock_file, path, wait)  # other processes hold it while they write
             try:
                 entry.client = _open(f"chdb://{path}")
             except Exception:
@@ -91,11 +114,15 @@ def _embedded_client(path: Path) -> Iterator[Client]:
 
 
 @contextmanager
-def session(dsn: str, database: str) -> Iterator[Client]:
-    """A client whose database exists and is migrated; embedded sessions are exclusive per path."""
+def session(dsn: str, database: str, wait: float | None = None) -> Iterator[Client]:
+    """A client whose database exists and is migrated; embedded sessions are exclusive per path.
+
+    `wait`: how long to wait for another process's embedded session (None: as long as it takes);
+    past it, WarehouseBusy. Sensors wait briefly and try again on their next tick.
+    """
     path = embedded_path(dsn)
     if path is not None:
-        with _embedded_client(path) as client:
+        with _embedded_client(path, wait) as client:
             migrate(client, database)
             yield client
         return

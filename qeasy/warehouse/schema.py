@@ -115,6 +115,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             message String, status String, attempts UInt32, first_seen {TIME}, sent_at Nullable({TIME})
         ) ENGINE = ReplacingMergeTree(attempts) ORDER BY (rule, subject, day, channel)""",
     ]),
+    (3, "ops_alerts.alert: the alert itself (JSON), so a failed delivery is retried as it was", [
+        "ALTER TABLE ops_alerts ADD COLUMN IF NOT EXISTS alert String DEFAULT ''",
+    ]),
 ]
 
 
