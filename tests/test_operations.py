@@ -8,12 +8,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from jobs.schedules import daily_refresh, nrt_every_minute
+from jobs.schedules import daily_refresh
+from qeasy.erp.times import BEIJING
 from qeasy.runner import run_job
 from qeasy.settings import load_settings
 from qeasy_assets.definitions import build_definitions
 from sensors.failures import failure_alerts
 from sensors.metrics import metric_alerts
+from sensors.nrt import near_real_time
 from tests.ingest_helpers import env_for, staged_latest, truth
 from tests.warehouse_helpers import query
 from tests.warehouse_oracle import oracle_ads
@@ -90,13 +92,12 @@ def test_the_near_real_time_job_reads_only_changes_and_the_metrics_follow_the_er
     assert got["out_orders"].sum() > before
 
 
-def test_schedules_ask_for_today_every_minute_and_yesterday_at_night(tmp_path):
+def test_today_is_asked_for_whenever_no_nrt_run_is_going_and_yesterday_at_night(tmp_path):
     instance = dg.DagsterInstance.local_temp(tempdir=str(tmp_path), overrides=QUIET_INSTANCE)
-    morning = datetime(2026, 11, 22, 0, 30, tzinfo=UTC)  # 08:30 in Beijing
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=morning)
-    assert nrt_every_minute(context).partition_key == "2026-11-22"
+    today = datetime.now(BEIJING).date().isoformat()
+    assert near_real_time(dg.build_sensor_context(instance=instance)).partition_key == today
     instance.add_run(dg.DagsterRun(job_name="nrt", run_id="a" * 32, status=dg.DagsterRunStatus.STARTED))
-    skipped = nrt_every_minute(dg.build_schedule_context(instance=instance, scheduled_execution_time=morning))
+    skipped = near_real_time(dg.build_sensor_context(instance=instance))
     assert isinstance(skipped, dg.SkipReason) and "a" * 32 in skipped.skip_message
 
     night = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)  # 01:30 on the 22nd in Beijing
