@@ -29,6 +29,7 @@ bench: $(STAMP)  ## benchmarks: print figures (see bench/README.md)
 	$(BIN)/python bench/sandbox_capacity.py
 	$(BIN)/python bench/ingest_rate.py
 	$(BIN)/python bench/peak_day.py
+	$(BIN)/python bench/freshness.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
