@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+from common import add_json_option, write_json
 
 from qeasy.erp.times import BEIJING
 from qeasy.runner import dagster_home
@@ -67,7 +68,8 @@ def measure(samples: int, orders_per_hour: float, rate: tuple[int, int]) -> dict
                 if time.monotonic() - started > 600 or daemon.poll() is not None:
                     raise RuntimeError("no near-real-time run succeeded within 10 minutes")
                 time.sleep(2)
-            print(f"  first nrt run (today whole) done {time.monotonic() - started:.0f} s after start")
+            first = time.monotonic() - started
+            print(f"  first nrt run (today whole) done {first:.0f} s after start")
             seconds = []
             for n in range(samples):
                 time.sleep(random.uniform(0, 15))
@@ -87,20 +89,22 @@ def measure(samples: int, orders_per_hour: float, rate: tuple[int, int]) -> dict
             daemon.wait(timeout=60)
     ordered = sorted(seconds)
     return {"median": statistics.median(ordered), "p95": ordered[max(0, round(0.95 * len(ordered)) - 1)],
-            "samples": len(ordered), "runs": len(durations),
-            "run_median": statistics.median(durations) if durations else None}
+            "samples": [round(x, 1) for x in seconds], "runs": len(durations),
+            "run_median": statistics.median(durations) if durations else None, "first_run": first}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--orders-per-hour", type=float, default=2000.0)
+    add_json_option(parser)
     args = parser.parse_args()
     print(f"Freshness: ERP change -> metric in ClickHouse, near-real-time sensor running "
           f"({args.samples} samples, {args.orders_per_hour:.0f} orders/hour, budget 40/s 2400/min)")
     result = measure(args.samples, args.orders_per_hour, (40, 2400))
-    print(f"  median {result['median']:.1f} s, p95 {result['p95']:.1f} s over {result['samples']} changes; "
-          f"nrt runs: {result['runs']}, median duration {result['run_median'] or 0:.1f} s")
+    print(f"  median {result['median']:.1f} s, p95 {result['p95']:.1f} s over {len(result['samples'])} "
+          f"changes; nrt runs: {result['runs']}, median duration {result['run_median'] or 0:.1f} s")
+    write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
+from common import add_json_option, write_json
 
 from qeasy.runner import run_job
 from qeasy.sandbox.config import SandboxConfig
@@ -79,6 +80,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--orders-per-hour", type=float, default=60.0)
+    add_json_option(parser)
     args = parser.parse_args()
     first = LAST - timedelta(days=args.days - 1)
     print(f"Orchestration overhead: {args.days}-day backfill ({first}..{LAST}) of every day-partitioned "
@@ -93,6 +95,8 @@ def main() -> None:
                   f"warm process {warm_s[-1]:6.1f} s")
     d, w = statistics.median(dagster_s), statistics.median(warm_s)
     print(f"  median: backfill {d:.1f} s, warm process {w:.1f} s, ratio {d / w:.2f}")
+    write_json(args.json, {"days": args.days, "orders_per_hour": args.orders_per_hour, "backfill_s": d,
+                           "warm_s": w, "ratio": d / w, "runs": {"backfill": dagster_s, "warm": warm_s}})
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+from common import add_json_option, median, write_json
 
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.request import signed_form
@@ -57,16 +58,26 @@ def measure(url: str, dataset: str, biz: dict, seconds: float, threads: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per request kind")
+    parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per request kind")
     parser.add_argument("--threads", type=int, default=4, help="concurrent client connections")
+    parser.add_argument("--runs", type=int, default=3, help="measurements per request kind (median)")
+    add_json_option(parser)
     args = parser.parse_args()
+    figures = {}
     with SandboxProcess(clock="2026-11-20 12:00:00", per_second=1_000_000, per_minute=100_000_000) as sandbox:
         url = sandbox.url
-        print(f"sandbox capacity on loopback ({args.threads} client threads, {args.seconds:.0f} s each)")
+        print(f"Sandbox capacity on loopback ({args.threads} client threads, {args.seconds:.0f} s each, "
+              f"median of {args.runs})")
         for name, (dataset, biz) in KINDS.items():
             measure(url, dataset, biz, 1.0, 1)  # warm-up: the week's data is generated once
-            rate, failed = measure(url, dataset, biz, args.seconds, args.threads)
-            print(f"  {name:<28} {rate:8.0f} requests/s   non-zero codes: {failed}")
+            runs = [measure(url, dataset, biz, args.seconds, args.threads) for _ in range(args.runs)]
+            rates = [rate for rate, _ in runs]
+            failed = sum(failures for _, failures in runs)
+            figures[name] = {"requests_per_s": median(rates), "runs": [round(r) for r in rates],
+                             "failed": failed}
+            print(f"  {name:<28} {median(rates):8.0f} requests/s   runs {figures[name]['runs']}   "
+                  f"non-zero codes: {failed}", flush=True)
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":

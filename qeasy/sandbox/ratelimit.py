@@ -18,10 +18,12 @@ class SlidingLimiter:
         self._admitted: dict[str, deque[float]] = defaultdict(deque)
 
     def set_limits(self, per_second: int, per_minute: int) -> None:
+        """New limits, counted from an empty span (benchmarks start each run from rest)."""
         if per_second < 1 or per_minute < 1:
             raise ValueError("rate limits must be at least 1")
         with self._lock:
             self.per_second, self.per_minute = per_second, per_minute
+            self._admitted.clear()
 
     def admit(self, app_key: str) -> int:
         """0 when admitted, else the refusal code (199 per second, 200 per minute)."""
