@@ -9,6 +9,12 @@ FIRST_DAY = "2026-01-01"
 # end_offset=1 keeps today's partition, which the near-real-time pull refreshes while it grows.
 daily = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="Asia/Shanghai", end_offset=1)
 
+# Every day-partitioned asset is re-materialised for today every few seconds by the near-real-time
+# sensor (runs back to back), and freshness counts the newest materialisation of any partition: five
+# minutes without one means runs are failing or stuck (warn), fifteen that today's figures are stale.
+NEAR_REAL_TIME = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=15),
+                                                warn_window=timedelta(minutes=5))
+
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     """The Beijing days of the partition range being materialised."""

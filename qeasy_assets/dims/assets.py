@@ -3,7 +3,7 @@ modification day, plus every SKU the day's facts reference that the window queri
 looked up by id)."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
@@ -16,16 +16,24 @@ from qeasy.erp.client import CallStats
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.warehouse.dims import missing_skus, publish_shops, publish_skus
 from qeasy.warehouse.quarantine import publish_quarantine
+from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns
 from qeasy_assets.dwd.assets import DESCRIPTIONS as FACTS
 from qeasy_assets.dwd.assets import dwd_key
-from qeasy_assets.ods.assets import ods_key
-from qeasy_assets.partitions import daily, partition_days
+from qeasy_assets.ods.assets import SHOP_LIST_REFRESH, ods_key
+from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 from resources.quality import QualityResource
 
 SKU = ENDPOINTS["sku"]
 IDS_PER_CALL = SKU.id_params["sku_ids"]
+# The shop list is pulled once a day (01:00 Beijing) and dim_shop follows it: an hour late warns, two
+# fail. (dim_sku is day-partitioned and refreshed with today's facts: NEAR_REAL_TIME.)
+DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+
+
+def _anomalies(rows: pl.DataFrame) -> int:
+    return int(rows["is_anomaly"].sum()) if rows.height else 0
 
 
 @dg.asset(
@@ -34,6 +42,10 @@ IDS_PER_CALL = SKU.id_params["sku_ids"]
     kinds={"polars", "clickhouse"},
     owners=["team:data-platform"],
     description="Shops (店铺维度): the merchant's current shop list, for names on every fact.",
+    # Right after the daily pull of the shop list (same cron: it waits for ods_shop to update).
+    automation_condition=SHOP_LIST_REFRESH,
+    freshness_policy=DAILY,
+    metadata={"table": "dim_shop", "view": "v_dim_shop", COLUMN_SCHEMA: clickhouse_columns("dim_shop")},
 )
 def dim_shop(staging: DuckDBResource, warehouse: ClickHouseResource) -> dg.MaterializeResult:
     with staging.get_connection() as conn:
@@ -44,6 +56,7 @@ def dim_shop(staging: DuckDBResource, warehouse: ClickHouseResource) -> dg.Mater
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.int(result.rows.height),
+            "anomalous_rows": _anomalies(result.rows),
             "quarantine_entries": result.quarantine.height,
         }
     )
@@ -83,7 +96,9 @@ def _look_up(erp: JushuitanResource, sku_ids: list[str], stats: CallStats) -> li
     owners=["team:data-platform"],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    freshness_policy=NEAR_REAL_TIME,
     description="SKUs (商品维度): names, categories and prices, newest version of each SKU.",
+    metadata={"table": "dim_sku", "view": "v_dim_sku", COLUMN_SCHEMA: clickhouse_columns("dim_sku")},
 )
 def dim_sku(
     context: dg.AssetExecutionContext,
@@ -103,6 +118,7 @@ def dim_sku(
         missing = missing_skus(client, referenced)
     stats = CallStats()
     found = _look_up(erp, missing, stats) if missing else []
+    anomalies = _anomalies(listed.rows)
     if found:
         lookup = pl.DataFrame(
             {
@@ -125,6 +141,7 @@ def dim_sku(
         with warehouse.session() as client:
             publish_skus(client, result.rows, "id lookup", labels)
             publish_quarantine(client, result.quarantine)
+        anomalies += _anomalies(result.rows)
     unknown = sorted(set(missing) - {str(row.get("sku_id")) for row in found})
     if unknown:
         context.log.warning(
@@ -134,6 +151,7 @@ def dim_sku(
         metadata={
             "rows": dg.MetadataValue.int(listed.rows.height + len(found)),
             "listed": listed.rows.height,
+            "anomalous_rows": anomalies,
             "found_by_id": len(found),
             "unknown_to_erp": len(unknown),
             "lookup_calls": stats.calls,

@@ -1,6 +1,7 @@
 """DWD assets: each staged fact dataset cleansed with polars into `dwd.<dataset>` (DuckDB), flagged
 rows copied to `dq_quarantine` (ClickHouse), checked with pandera."""
 
+
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
@@ -9,9 +10,10 @@ from qeasy.cleanse.dwd import cleanse_days, unstaged_days
 from qeasy.cleanse.quality import dwd_schema
 from qeasy.cleanse.shapes import SHAPES
 from qeasy.warehouse.quarantine import publish_quarantine
+from qeasy_assets.columns import COLUMN_SCHEMA, dwd_columns, markdown_table
 from qeasy_assets.dwd.checks import check_specs, results
 from qeasy_assets.ods.assets import ods_key
-from qeasy_assets.partitions import daily, partition_days
+from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from resources.clickhouse import ClickHouseResource
 from resources.quality import QualityResource
 
@@ -25,6 +27,17 @@ DESCRIPTIONS = {
 
 def dwd_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(f"dwd_{dataset}")
+
+
+def reasons(quarantine: pl.DataFrame, top: int = 10) -> str:
+    """Quarantine entries per kind of reason, most frequent first, as a markdown table: the line id,
+    quoted raw value or offending number is dropped, so 'line 7: qty < 0 (-3)' counts as 'qty < 0'."""
+    if quarantine.is_empty():
+        return "no quarantined values"
+    kinds = quarantine.select(pl.col("reason").str.replace(r"^line [^:]*: ", "")
+                              .str.replace(r" ('.*|\(.*\))$", "").alias("reason"))
+    counts = kinds.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    return markdown_table(["reason", "entries"], counts.head(top).iter_rows())
 
 
 def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
@@ -41,8 +54,10 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
         owners=["team:data-platform"],
         partitions_def=daily,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        freshness_policy=NEAR_REAL_TIME,
         check_specs=check_specs(key, daily),
-        metadata={"duckdb_table": f"dwd.{dataset}", "grain": ", ".join(shape.key)},
+        metadata={"duckdb_table": f"dwd.{dataset}", "grain": ", ".join(shape.key),
+                  COLUMN_SCHEMA: dwd_columns(dataset)},
     )
     def dwd_asset(
         context: dg.AssetExecutionContext,
@@ -77,7 +92,11 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
                 "rows": dg.MetadataValue.int(totals["rows"]),
                 "records": totals["records"],
                 "anomalous_rows": totals["anomalies"],
+                "anomaly_rate": dg.MetadataValue.float(
+                    round(totals["anomalies"] / totals["rows"], 4) if totals["rows"] else 0.0),
                 "quarantine_entries": quarantine.height,
+                "records_only_in_quarantine": totals["only"],
+                "quarantine_by_reason": dg.MetadataValue.md(reasons(quarantine)),
                 "days": len(days),
             },
             check_results=results(pl.concat(checked), totals, quarantine, quality.max_anomaly_rate),

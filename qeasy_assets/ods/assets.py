@@ -17,7 +17,8 @@ from qeasy.erp.times import BEIJING, day_of_date, day_start_ms
 from qeasy.ingest.pull import DayPull, Puller
 from qeasy.ingest.staging import staged_until, store
 from qeasy.warehouse.publish import insert
-from qeasy_assets.partitions import daily, partition_days
+from qeasy_assets.columns import ods_columns
+from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 
@@ -101,8 +102,9 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
         # Days come from the schedules (jobs/schedules.py); the shop list simply refreshes daily.
         automation_condition=None if partitioned else SHOP_LIST_REFRESH,
         check_specs=checks,
+        freshness_policy=NEAR_REAL_TIME if partitioned else None,
         metadata={"api_path": endpoint.path, "primary_key": ", ".join(endpoint.primary_key),
-                  "duckdb_table": f"ods.{endpoint.dataset}"},
+                  "duckdb_table": f"ods.{endpoint.dataset}", "dagster/column_schema": ods_columns()},
     )
     def ods_asset(context: dg.AssetExecutionContext, config: PullConfig, erp: JushuitanResource,
                   staging: DuckDBResource, warehouse: ClickHouseResource):

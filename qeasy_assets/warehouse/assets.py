@@ -1,46 +1,61 @@
 """The published warehouse: DWS wide tables and ADS metrics in ClickHouse, refreshed together in one
 step per day range so that metrics always agree with the wide tables they are computed from."""
 
+from datetime import date
+
 import dagster as dg
+from clickhouse_connect.driver.client import Client
 from dagster_duckdb import DuckDBResource
 
 from qeasy.warehouse.refresh import refresh
+from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns, markdown_table
 from qeasy_assets.dwd.assets import dwd_key
-from qeasy_assets.partitions import daily, partition_days
+from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from qeasy_assets.warehouse.checks import CHECKS, evaluate
+from resources.alerting import AlertingResource
 from resources.clickhouse import ClickHouseResource
 
 DIMS = [dg.AssetKey("dim_sku"), dg.AssetKey("dim_shop")]
+# The fact wide tables pick each record's latest version in DuckDB and join the dimensions with
+# polars; end-of-day stock is computed in DuckDB SQL; the metrics are ClickHouse SQL over the views.
+FACT_KINDS = {"duckdb", "polars", "clickhouse"}
 DWS = {
     "dws_sale_out": (
         "Sales-out lines (出库明细宽表), latest version of every order, with SKU and shop names.",
         [dwd_key("sales_out"), *DIMS],
+        FACT_KINDS,
     ),
     "dws_after_sale": (
         "After-sale lines (售后明细宽表), latest version of every order, refunds marked.",
         [dwd_key("after_sale"), *DIMS],
+        FACT_KINDS,
     ),
     "dws_inventory": (
         "Current stock per SKU (当前库存), summed over warehouses.",
         [dwd_key("inventory"), *DIMS],
+        FACT_KINDS,
     ),
     "dws_inventory_daily": (
         "End-of-day stock per SKU (日末库存), from the versions seen so far.",
         [dwd_key("inventory")],
+        {"duckdb", "clickhouse"},
     ),
 }
 ADS = {
     "ads_shop_daily": (
         "Shop-day metrics (店铺日报): out orders, quantities, amounts, refunds, after-sale rate.",
         ["dws_sale_out", "dws_after_sale"],
+        {"clickhouse"},
     ),
     "ads_sku_after_sale_7d": (
         "SKU after-sale rate over 7 days (商品7日售后率).",
         ["dws_sale_out", "dws_after_sale"],
+        {"clickhouse"},
     ),
     "ads_inventory_turnover": (
         "SKU stock, 7-day outflow and turnover days (库存周转), below-minimum flag.",
         ["dws_inventory_daily", "dws_sale_out"],
+        {"clickhouse"},
     ),
 }
 SPECS = [
@@ -48,25 +63,83 @@ SPECS = [
         name,
         description=text,
         deps=deps,
-        group_name="dws",
-        kinds={"clickhouse"},
+        group_name=group,
+        kinds=kinds,
         owners=["team:data-platform"],
-        metadata={"table": name, "view": f"v_{name}"},
+        freshness_policy=NEAR_REAL_TIME,  # refreshed with today's partition by the near-real-time runs
+        metadata={"table": name, "view": f"v_{name}", COLUMN_SCHEMA: clickhouse_columns(name)},
     )
-    for name, (text, deps) in DWS.items()
+    for group, tables in (("dws", DWS), ("ads", ADS))
+    for name, (text, deps, kinds) in tables.items()
 ]
-SPECS += [
-    dg.AssetSpec(
-        name,
-        description=text,
-        deps=deps,
-        group_name="ads",
-        kinds={"clickhouse"},
-        owners=["team:data-platform"],
-        metadata={"table": name, "view": f"v_{name}"},
-    )
-    for name, (text, deps) in ADS.items()
-]
+TOP = 10  # rows of the at-a-glance tables
+
+SHOPS = """SELECT shop_name, shop_id, out_orders, out_amount, refund_orders, after_sale_rate
+    FROM v_ads_shop_daily WHERE stat_date = {day:Date} ORDER BY out_orders DESC, shop_id LIMIT {top:UInt32}"""
+TOTALS = """SELECT sum(out_orders), sum(refund_orders) FROM v_ads_shop_daily WHERE stat_date = {day:Date}"""
+SKUS = """SELECT sku_id, sku_name, out_orders_7d, refund_orders_7d, after_sale_rate_7d
+    FROM v_ads_sku_after_sale_7d
+    WHERE stat_date = {day:Date} AND out_orders_7d >= {n:UInt64} AND refund_orders_7d > 0
+    ORDER BY after_sale_rate_7d DESC, out_orders_7d DESC, sku_id LIMIT {top:UInt32}"""
+STOCK = """SELECT countIf(end_qty = 0), countIf(end_qty = 0 AND out_qty_7d > 0), countIf(below_min)
+    FROM v_ads_inventory_turnover WHERE stat_date = {day:Date}"""
+
+
+def _rate(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _shops(client: Client, day: date) -> str:
+    """The day's top shops by out orders, as a markdown table."""
+    rows = client.query(SHOPS, parameters={"day": day, "top": TOP}).result_rows
+    if not rows:
+        return f"**{day}**: no shop shipped or refunded"
+    return f"**{day}**, top {TOP} shops by out orders\n\n" + markdown_table(
+        ["shop", "out orders", "out amount", "refund orders", "after-sale rate"],
+        [(f"{name or '?'} ({shop_id})", f"{orders:,}", f"{amount:,.2f}", f"{refunds:,}", _rate(rate))
+         for name, shop_id, orders, amount, refunds, rate in rows])
+
+
+def _skus(client: Client, day: date, min_orders: int) -> str:
+    """The SKUs with the highest 7-day after-sale rates over at least the alert's minimum of out
+    orders (below it a rate says little), as a markdown table."""
+    least = max(min_orders, 1)
+    rows = client.query(SKUS, parameters={"day": day, "top": TOP, "n": least}).result_rows
+    if not rows:
+        return f"**{day}**: no refunds on any SKU with at least {least} out orders in the 7 days"
+    heading = f"**{day}**, 7 days, SKUs with at least {least} out orders (the alert minimum)"
+    return heading + "\n\n" + markdown_table(
+        ["SKU", "name", "out orders 7d", "refund orders 7d", "after-sale rate 7d"],
+        [(sku_id, name, f"{orders:,}", f"{refunds:,}", _rate(rate))
+         for sku_id, name, orders, refunds, rate in rows])
+
+
+def glance(client: Client, day: date, min_orders: int) -> dict[str, dict]:
+    """Per ADS table, what a person reads at a glance about `day` (the last day materialised); the
+    numbers also chart over materialisations in the UI."""
+    out_orders, refund_orders = client.query(TOTALS, parameters={"day": day}).result_rows[0]
+    zero, stock_outs, below_min = client.query(STOCK, parameters={"day": day}).result_rows[0]
+    # No out orders: no rate (warehouse.md's NULL), rather than a 0 that would chart as a good day.
+    rate = {"after_sale_rate": dg.MetadataValue.float(round(refund_orders / out_orders, 4))} \
+        if out_orders else {}
+    return {
+        "ads_shop_daily": {
+            "day": str(day),
+            "out_orders": dg.MetadataValue.int(int(out_orders or 0)),
+            **rate,
+            "shops": dg.MetadataValue.md(_shops(client, day)),
+        },
+        "ads_sku_after_sale_7d": {
+            "day": str(day),
+            "top_after_sale_rates": dg.MetadataValue.md(_skus(client, day, min_orders)),
+        },
+        "ads_inventory_turnover": {
+            "day": str(day),
+            "skus_at_zero_stock": dg.MetadataValue.int(int(zero)),
+            "stock_outs": dg.MetadataValue.int(int(stock_outs)),  # at zero yet shipped in the 7 days: alerts
+            "skus_below_min": dg.MetadataValue.int(int(below_min)),
+        },
+    }
 
 
 @dg.multi_asset(
@@ -77,13 +150,17 @@ SPECS += [
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def warehouse_assets(
-    context: dg.AssetExecutionContext, staging: DuckDBResource, warehouse: ClickHouseResource
+    context: dg.AssetExecutionContext,
+    staging: DuckDBResource,
+    warehouse: ClickHouseResource,
+    alerting: AlertingResource,
 ):
     """Rebuild the DWS months the days' records touch, then the ADS months (and 7-day windows) they change."""
     days = partition_days(context)
     with staging.get_connection() as conn, warehouse.session() as client:
         result = refresh(conn, client, days)
         check_results = evaluate(client, result)
+        figures = glance(client, max(days), alerting.min_orders)
     for spec in SPECS:
         table = spec.key.to_user_string()
         months = sorted(result.months.get(table, set()))
@@ -92,6 +169,7 @@ def warehouse_assets(
             metadata={
                 "months_rebuilt": ", ".join(map(str, months)) or "none",
                 "rows": dg.MetadataValue.int(result.rows.get(table, 0)),
+                **figures.get(table, {}),
             },
         )
     yield from check_results
