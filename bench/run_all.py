@@ -128,7 +128,7 @@ def main() -> None:
     total = time.monotonic() - started
     header = [
         "# Benchmark results", "",
-        f"Measured {when:%Y-%m-%d %H:%M %Z} on {_machine()}, with `{COMMAND}` from a clean clone "
+        f"Measured {when:%Y-%m-%d %H:%M %Z} on {_machine()}, with `{COMMAND}` "
         f"({total / 60:.1f} minutes in all). What each benchmark does and why: [README.md](README.md). "
         "Figures are medians of several runs; every comparison is a ratio measured within one run.", "",
         "| benchmark | wall time | |", "|---|---|---|",
