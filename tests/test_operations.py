@@ -1,11 +1,9 @@
 """Operations: the near-real-time job, the schedules, and the alert sensors against a real instance,
 a real sandbox, embedded ClickHouse and a local webhook receiver playing the Feishu and DingTalk bots."""
 
-import json
 from datetime import UTC, date, datetime
 
 import dagster as dg
-import duckdb
 import pytest
 
 from jobs.schedules import daily_refresh
@@ -17,7 +15,7 @@ from sensors.failures import failure_alerts
 from sensors.metrics import metric_alerts
 from sensors.nrt import near_real_time
 from tests.ingest_helpers import env_for, staged_latest, truth
-from tests.warehouse_helpers import query
+from tests.warehouse_helpers import downstream_of_ods, duplicate_a_line_id, query
 from tests.warehouse_oracle import oracle_ads
 from tests.webhook_receiver import Receiver, bot_env
 
@@ -150,14 +148,8 @@ def test_a_failed_blocking_check_and_its_failed_run_alert_once_whatever_the_retr
     assert ops.run("shops").success and ops.run("main", day).success
     ops.tick(failure_alerts)
     assert receiver.alerts_received() == []  # successful runs raise nothing
-    with duckdb.connect(str(ops.home / "staging.duckdb")) as conn:  # an ERP bug: two lines share one id
-        key, payload = conn.execute("SELECT record_key, payload FROM ods.sales_out "
-                                    "WHERE json_array_length(payload->'items') >= 2 LIMIT 1").fetchone()
-        record = json.loads(payload)
-        record["items"][1]["ioi_id"] = record["items"][0]["ioi_id"]
-        conn.execute("UPDATE ods.sales_out SET payload = ? WHERE record_key = ?", [json.dumps(record), key])
-    downstream = [k.to_user_string() for k in ops.defs.resolve_all_asset_keys()
-                  if not k.to_user_string().startswith("ods_")]
+    duplicate_a_line_id(ops.home)
+    downstream = downstream_of_ods(ops.defs)
     for _ in range(2):  # the failure, then its retry failing the same way
         assert not ops.run("main", day, assets=downstream).success
         ops.tick(failure_alerts)

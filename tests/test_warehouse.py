@@ -1,14 +1,13 @@
 """The warehouse against an independent oracle (tests/warehouse_oracle.py, written from warehouse.md
 alone), through late changes, and in any load order."""
 
-import json
 from datetime import date, timedelta
 
 import polars as pl
 from polars.testing import assert_frame_equal
 
 from tests.ingest_helpers import truth
-from tests.warehouse_helpers import Chain, checksums, query
+from tests.warehouse_helpers import Chain, checksums, downstream_of_ods, duplicate_a_line_id, query
 from tests.warehouse_oracle import oracle_ads
 
 DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
@@ -119,14 +118,8 @@ def test_a_corrupted_input_fails_the_blocking_check_and_nothing_is_published(mak
     chain = Chain(server, home)
     assert chain.shops().success and chain.main(day).success
     before = checksums(home)
-    with duckdb.connect(str(home / "staging.duckdb")) as conn:  # an ERP bug: two lines share one id
-        key, payload = conn.execute("SELECT record_key, payload FROM ods.sales_out "
-                                    "WHERE json_array_length(payload->'items') >= 2 LIMIT 1").fetchone()
-        record = json.loads(payload)
-        record["items"][1]["ioi_id"] = record["items"][0]["ioi_id"]
-        conn.execute("UPDATE ods.sales_out SET payload = ? WHERE record_key = ?", [json.dumps(record), key])
-    downstream = [k.to_user_string() for k in chain.defs.resolve_all_asset_keys()
-                  if not k.to_user_string().startswith("ods_")]
+    key, record = duplicate_a_line_id(home)
+    downstream = downstream_of_ods(chain.defs)
     from qeasy.runner import run_job
 
     report = run_job(chain.defs, "main", chain.instance, day, day, assets=downstream)

@@ -42,3 +42,25 @@ def checksums(home: Path) -> dict[str, tuple[int, int]]:
     with session(f"chdb://{home / 'clickhouse'}", "qeasy") as client:
         return {table: tuple(client.query(f"SELECT count(), sum(cityHash64(*)) FROM v_{table}")
                              .result_rows[0]) for table in CONTRACT}
+
+
+def duplicate_a_line_id(home: Path) -> tuple[str, dict]:
+    """An ERP bug in staging: one sales-out record's second line takes its first line's id.
+    Returns the record key and the corrupted record."""
+    import json
+
+    import duckdb
+
+    with duckdb.connect(str(home / "staging.duckdb")) as conn:
+        key, payload = conn.execute("SELECT record_key, payload FROM ods.sales_out "
+                                    "WHERE json_array_length(payload->'items') >= 2 LIMIT 1").fetchone()
+        record = json.loads(payload)
+        record["items"][1]["ioi_id"] = record["items"][0]["ioi_id"]
+        conn.execute("UPDATE ods.sales_out SET payload = ? WHERE record_key = ?", [json.dumps(record), key])
+    return key, record
+
+
+def downstream_of_ods(defs: dg.Definitions) -> list[str]:
+    """Every asset but the ODS pulls: re-runs the chain on what is staged."""
+    names = (key.to_user_string() for key in defs.resolve_all_asset_keys())
+    return [name for name in names if not name.startswith("ods_")]
