@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dev sandbox bench lint lock clean
+.PHONY: run test dev sandbox bench lint lock clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,20 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## the main job over the last 7 complete days on the embedded defaults
 	$(BIN)/qeasy run
 
-test: $(STAMP)  ## the whole test suite (what .ci/run calls)
+test: $(STAMP) browser  ## the whole test suite (what .ci/run calls)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# tests/test_ui.py drives Debian's Chromium through ChromeDriver; a CJK font makes the shop names
+# readable in its screenshots. A fresh machine has none of them: install them, or fail saying so.
+BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	@ls $(BROWSER_FILES) >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null || { echo "make test: install Chromium and ChromeDriver at /usr/bin"; exit 1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei; }
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 with the sandbox running
 	$(BIN)/qeasy dev

@@ -1,7 +1,6 @@
 """The project as a user meets it: settings, the Definitions, `qeasy sandbox`, `qeasy run`."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from qeasy.sandbox.process import free_port
 from qeasy.settings import SANDBOX_RATES, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,14 +47,8 @@ def test_secrets_stay_out_of_repr() -> None:
     assert "s3cr3t-value" not in repr(settings) and "t0ken-value" not in repr(settings)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_qeasy_sandbox_command_serves_the_api() -> None:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "qeasy.cli", "sandbox", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -13,7 +13,7 @@ class SandboxProcess:
     """Start with `with SandboxProcess(...) as sandbox:`; `sandbox.url` serves until the block ends."""
 
     def __init__(self, port: int = 0, **options: object) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._command = [sys.executable, "-m", "qeasy.cli", "sandbox", "--port", str(self.port)]
         for name, value in options.items():
@@ -46,7 +46,8 @@ class SandboxProcess:
         self.stop()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

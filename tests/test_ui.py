@@ -1,0 +1,191 @@
+"""The Dagster UI as an operator sees it: `qeasy run` materialises today, `qeasy dev` serves the UI and
+runs the daemon over that QEASY_HOME, and headless Chromium (Debian's, which `make test` installs)
+reads the asset graph and a partitions page. Then a change in the sandbox reaches the metric
+through the daemon's near-real-time sensor alone.
+
+Screenshots go to tests/output/ui/ (kept after the run, ignored by git).
+"""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.erp.times import BEIJING
+from qeasy.sandbox.process import free_port
+from qeasy.warehouse.clickhouse import session
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = Path(__file__).parent / "output" / "ui"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+# Headless on a machine with no network but loopback: without the background-networking flags,
+# Chromium keeps trying to reach Google's hosts.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1600,2400"]
+GROUPS = ["ods", "dwd", "dim", "dws", "ads"]
+OUT_ORDERS = "SELECT sum(out_orders) FROM v_ads_shop_daily WHERE stat_date = {day:Date}"
+
+
+@dataclass
+class Served:
+    ui: str
+    sandbox: str
+    home: Path
+    today: str
+    log: Path
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_config(str(self.home / "dagster"))
+
+    def out_orders(self) -> int:
+        with session(f"chdb://{self.home / 'clickhouse'}", "qeasy") as client:
+            return client.query(OUT_ORDERS, parameters={"day": self.today}).result_rows[0][0] or 0
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[Served]:
+    """Today materialised by `qeasy run`, then `qeasy dev` (UI + daemon + sandbox) over the same home.
+
+    Both commands start the embedded sandbox with the same seed and pinned clock (noon today, Beijing),
+    so the daemon's ERP is the one `qeasy run` read."""
+    today = datetime.now(BEIJING).date().isoformat()
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JST_", "QEASY_", "DAGSTER_"))}
+    env |= {"QEASY_HOME": str(home), "QEASY_SANDBOX_CLOCK": f"{today} 12:00:00",
+            "QEASY_SANDBOX_ORDERS_PER_HOUR": "40", "QEASY_RATE_PER_SECOND": "40",
+            "QEASY_RATE_PER_MINUTE": "2400"}
+    qeasy = [sys.executable, "-m", "qeasy.cli"]
+    done = subprocess.run([*qeasy, "run", "--start", today, "--end", today], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    ui_port, sandbox_port = free_port(), free_port()
+    log = tmp_path / "qeasy-dev.log"
+    with log.open("w") as sink:
+        # Its own process group: the webserver, daemon, code server and run workers stop together.
+        dev = subprocess.Popen([*qeasy, "dev", "--port", str(ui_port), "--sandbox-port", str(sandbox_port)],
+                               cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        ui = f"http://127.0.0.1:{ui_port}"
+        _wait(lambda: _answers(ui + "/server_info") or dev.poll() is not None, 180, "the UI to start", log)
+        assert dev.poll() is None, log.read_text()[-3000:]
+        yield Served(ui, f"http://127.0.0.1:{sandbox_port}", home, today, log)
+    finally:
+        _stop(dev)
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail("Debian's chromium and chromium-driver are needed; `make test` installs them")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    yield driver
+    driver.quit()
+
+
+def test_the_ui_shows_the_layers_and_partitions_and_the_daemon_keeps_today_fresh(served, browser) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+
+    graph = _show(browser, served.ui + "/asset-groups", GROUPS, "asset-graph")
+    assert "Global asset lineage" in graph
+
+    ods = _show(browser, served.ui + "/locations/qeasy/asset-groups/ods",
+                [f"ods_{dataset}" for dataset in ENDPOINTS], "ods-group")
+    assert "api" in ods and "DuckDB" in ods  # the kinds
+
+    partition = _show(browser, f"{served.ui}/assets/ods_sales_out?view=partitions&partition={served.today}",
+                      ["Latest materialization", "reconciliation"], "ods_sales_out-partitions")
+    for shown in ("2026-01-01", served.today, "Partitions", "api_data_count", "dead_letters", "ok"):
+        assert shown in partition, shown
+
+    # The near-real-time sensor runs `nrt` back to back; after the first has succeeded, move the
+    # ERP half an hour on and wait for a run started after the change to carry it into the metric.
+    instance = served.instance()
+    _wait(lambda: _nrt_runs(instance, dg.DagsterRunStatus.SUCCESS), 300, "a first nrt run", served.log)
+    before = served.out_orders()
+    changed = time.time()
+    httpx.post(served.sandbox + "/__sandbox/clock", json={"advance_seconds": 1800}).raise_for_status()
+    _wait(lambda: any(run.start_time and run.start_time > changed
+                      for run in _nrt_runs(instance, dg.DagsterRunStatus.SUCCESS)),
+          300, "an nrt run started after the change", served.log)
+    assert served.out_orders() > before
+    assert not _nrt_runs(instance, dg.DagsterRunStatus.FAILURE)
+
+    # The metric's partition, last written by an nrt run, with its table of shops at a glance.
+    _show(browser, f"{served.ui}/assets/ads_shop_daily?view=partitions&partition={served.today}",
+          ["nrt", "after_sale_rate", "top 10 shops by out orders", "16800001"], "ads_shop_daily-partitions")
+
+
+def _show(driver: webdriver.Chrome, url: str, texts: list[str], name: str) -> str:
+    """Open the page, wait until it shows every text, save a screenshot; the page's text."""
+    driver.get(url)
+    try:
+        WebDriverWait(driver, 60).until(lambda d: _dismiss_welcome(d) and all(t in _text(d) for t in texts))
+    except TimeoutException:
+        missing = [t for t in texts if t not in _text(driver)]
+        raise AssertionError(f"{url} did not show {missing} in 60 s; it showed:\n{_text(driver)}") from None
+    finally:
+        driver.save_screenshot(str(OUTPUT / f"{name}.png"))
+    return _text(driver)
+
+
+def _dismiss_welcome(driver: webdriver.Chrome) -> bool:
+    """A fresh browser profile gets Dagster's newsletter dialog over the page: skip it."""
+    for button in driver.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+        button.click()
+    return True
+
+
+def _text(driver: webdriver.Chrome) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def _nrt_runs(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> list[dg.RunRecord]:
+    return list(instance.get_run_records(dg.RunsFilter(job_name="nrt", statuses=[status])))
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait(condition, seconds: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutException(f"waited {seconds:.0f} s for {what}; qeasy dev said:\n"
+                                   + log.read_text()[-4000:])
+        time.sleep(1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ctrl-C for the whole group (dagster dev shuts down on SIGINT, not SIGTERM), then SIGKILL."""
+    os.killpg(process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=60)
+    with contextlib.suppress(ProcessLookupError):  # whatever of the group is still there
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
