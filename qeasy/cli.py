@@ -206,7 +206,7 @@ def _print_warehouse(settings: Settings, day: date) -> None:
     import httpx
 
     from qeasy.alerts.channels import channels_from_settings, describe
-    from qeasy.alerts.delivery import deliver
+    from qeasy.alerts.delivery import deliver, pending
     from qeasy.warehouse.clickhouse import session
     from qeasy.warehouse.summary import summarise
 
@@ -214,7 +214,10 @@ def _print_warehouse(settings: Settings, day: date) -> None:
     with session(settings.clickhouse_dsn, settings.clickhouse_database) as client, \
             httpx.Client(timeout=10) as http:
         summary = summarise(client, day, settings.alert_after_sale_rate, settings.alert_min_orders)
-        report = deliver(client, summary.alerts, channels, http)
+        keys = {alert.key for alert in summary.alerts}
+        # Deliveries that failed before (a bot was down) are due again, like the sensor retries them.
+        retried = [alert for alert in pending(client) if alert.key not in keys]
+        report = deliver(client, [*summary.alerts, *retried], channels, http)
     click.echo("  warehouse (ClickHouse): " + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
     m = summary.metrics
     rate = "n/a" if m["after_sale_rate"] is None else f"{m['after_sale_rate']:.2%}"
@@ -222,8 +225,9 @@ def _print_warehouse(settings: Settings, day: date) -> None:
                f"amount {m['out_amount']:,.2f}; refund orders {m['refund_orders']:,}, "
                f"refunds {m['refund_amount']:,.2f}; after-sale rate {rate}")
     where = ", ".join(channel.name for channel in channels) or "the log only (no webhook configured)"
+    earlier = f"; {len(retried)} earlier failed alerts retried" if retried else ""
     click.echo(f"  alerts for {day}: {len(summary.alerts)} ({report.sent} newly delivered to {where}, "
-               f"{report.skipped} already delivered, {report.failed} failed and retried next run)")
+               f"{report.skipped} already delivered, {report.failed} failed and retried next run{earlier})")
     for alert in summary.alerts[:10]:
         click.echo(f"    {describe(alert)}")
     if len(summary.alerts) > 10:

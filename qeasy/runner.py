@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from qeasy.progress import cause
+
 DAGSTER_YAML = """telemetry:
   enabled: false
 run_queue:
@@ -56,12 +58,13 @@ def run_job(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, first:
     """Execute one job (over a Beijing day range when it is partitioned) and summarise it."""
     tags = {RANGE_START: str(first), RANGE_END: str(last)} if first else {}
     selection = [dg.AssetKey(name) for name in assets] if assets else None
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the summary says the rest
+    # Progress lines while it works, warnings and errors among them (qeasy.progress), not the console's.
+    loggers = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}}
     job_def = defs.resolve_job_def(job)
     # A run config replaces the job's own (the near-real-time job's pull settings): keep that part.
     own = (job_def.partitioned_config.get_run_config_for_partition_key(str(first))
            if first and job_def.partitioned_config else {})
-    result = job_def.execute_in_process(run_config={**own, **quiet}, instance=instance, tags=tags,
+    result = job_def.execute_in_process(run_config={**own, **loggers}, instance=instance, tags=tags,
                                         raise_on_error=False, asset_selection=selection)
     checks: dict[str, dict[str, bool]] = {}
     blocking: dict[str, list[str]] = {}
@@ -86,8 +89,5 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     """The innermost message of the first failed step: the cause a person can act on."""
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            while error.cause is not None:
-                error = error.cause
-            return " ".join(error.message.split()) if error.message else "a step failed"
+            return cause(event.step_failure_data.error)
     return "the run failed"

@@ -6,6 +6,7 @@ import dagster as dg
 
 from jobs import jobs
 from jobs.schedules import schedules
+from qeasy.progress import progress
 from qeasy.settings import Settings, load_settings
 from resources import build_resources
 from sensors import sensors
@@ -26,11 +27,14 @@ ASSETS = [*ods_assets, *dwd_assets, dim_sku, dim_shop, warehouse_assets]
 AUTOMATION = dg.AutomationConditionSensorDefinition(
     "automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING)
 
+# Dagster's console logger for every run; `progress` only where the run config selects it (`qeasy run`).
+LOGGERS = {"console": dg.colored_console_logger, "progress": progress}
+
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster serves, wired to the resources the settings describe."""
     return dg.Definitions(assets=ASSETS, jobs=jobs, schedules=schedules, sensors=[*sensors, AUTOMATION],
-                          resources=build_resources(settings))
+                          resources=build_resources(settings), loggers=LOGGERS)
 
 
 defs = build_definitions(load_settings())

@@ -1,6 +1,7 @@
 """The project as a user meets it: settings, the Definitions, `qeasy sandbox`, `qeasy run`."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from qeasy.sandbox.process import free_port
 from qeasy.settings import SANDBOX_RATES, SettingsError, load_settings
+from tests.webhook_receiver import Receiver, bot_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,8 +82,16 @@ def test_qeasy_run_takes_a_sandbox_week_through_every_asset_and_check(tmp_path) 
     assert "10 shops" in done.stdout and "FAILED" not in done.stdout
     from qeasy_assets.definitions import defs
 
-    for key in defs.resolve_all_asset_keys():  # every asset shows in the summary
-        assert f"  {key.to_user_string()} " in done.stdout
+    progress, summary = done.stdout.split("  asset  ", 1)  # the lines printed while it worked, the table
+    for key in defs.resolve_all_asset_keys():  # every asset shows in both
+        name = key.to_user_string()
+        figures = rf"^\s+(\d\d:\d\d:\d\d  )?{name}: (done in [\d.]+ s: )?[\d,]+ rows"
+        assert re.search(figures, progress, re.M), name
+        assert f"  {name} " in summary
+    assert "ods_sales_out: staged 7/7 day(s)" in progress
+    assert re.search(r"ods_sales_out: done in [\d.]+ s: [\d,]+ rows, 7 partitions, checks 2/2 passed",
+                     progress)
+    assert " - dagster - " not in done.stderr  # Dagster's own console stays quiet
     assert "warehouse (ClickHouse): dim_shop 10" in done.stdout
     assert "2026-11-20: out orders" in done.stdout and "alerts for 2026-11-20" in done.stdout
 
@@ -99,3 +109,30 @@ def test_qeasy_run_with_a_wrong_secret_fails_fast_naming_the_signature(tmp_path,
 def test_qeasy_run_reports_a_bad_setting_by_name(tmp_path) -> None:
     done = _qeasy_run(tmp_path, QEASY_RATE_PER_MINUTE="0")
     assert done.returncode == 2 and "QEASY_RATE_PER_MINUTE" in done.stderr
+
+
+def test_qeasy_run_delivers_alerts_once_and_retries_what_a_bot_refused(tmp_path) -> None:
+    receiver = Receiver()
+    env = {"QEASY_SANDBOX_ORDERS_PER_HOUR": "40", "QEASY_SANDBOX_CLOCK": "2026-11-21 08:00:00",
+           **bot_env(receiver)}
+    try:
+        receiver.fail_next = 1_000  # both bots down for the first run
+        down = _qeasy_run(tmp_path, "--start", "2026-11-20", "--end", "2026-11-20", **env)
+        assert down.returncode == 0, down.stderr
+        alerts = int(re.search(r"alerts for 2026-11-20: (\d+) \(0 newly delivered", down.stdout)[1])
+        assert alerts and f"{2 * alerts} failed and retried next run" in down.stdout
+        assert not receiver.accepted
+
+        receiver.fail_next = 0  # back up: the next run, for another day, delivers what was refused
+        up = _qeasy_run(tmp_path, "--start", "2026-11-19", "--end", "2026-11-19", **env)
+        assert up.returncode == 0, up.stderr
+        assert f"; {alerts} earlier failed alerts retried" in up.stdout
+        received = receiver.alerts_received()
+        late = [(bot, line) for bot, line in received if "2026-11-20" in line]
+        assert len(late) == len(set(late)) == 2 * alerts  # each once, on each bot
+
+        again = _qeasy_run(tmp_path, "--start", "2026-11-19", "--end", "2026-11-19", **env)
+        assert again.returncode == 0 and "(0 newly delivered" in again.stdout
+        assert "earlier failed" not in again.stdout and receiver.alerts_received() == received
+    finally:
+        receiver.stop()

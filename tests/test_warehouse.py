@@ -110,7 +110,7 @@ def test_malformed_values_are_flagged_and_quarantined_and_the_run_succeeds(make_
     assert flagged[0] == flagged[1] > 0 and flagged[2] > 0  # flagged rows stay, with their reasons
 
 
-def test_a_corrupted_input_fails_the_blocking_check_and_nothing_is_published(make_sandbox, tmp_path):
+def test_a_corrupted_input_fails_the_blocking_check_and_nothing_is_published(make_sandbox, tmp_path, capsys):
     import duckdb
 
     server, _ = make_sandbox(clock="2026-11-05 00:00:00", orders_per_hour=60.0, **FAST)
@@ -122,8 +122,13 @@ def test_a_corrupted_input_fails_the_blocking_check_and_nothing_is_published(mak
     downstream = downstream_of_ods(chain.defs)
     from qeasy.runner import run_job
 
+    capsys.readouterr()
     report = run_job(chain.defs, "main", chain.instance, day, day, assets=downstream)
     assert not report.success
+    progress = capsys.readouterr().out  # qeasy.progress says so as it happens
+    assert "dwd_sales_out: check schema FAILED (blocking: downstream steps will not run)" in progress
+    assert "dwd_sales_out: FAILED after" in progress and "run failed:" in progress
+    assert "warehouse: started" not in progress
     failed = {step.asset: step.blocking_failed for step in report.steps if step.blocking_failed}
     assert failed == {"dwd_sales_out": ["schema"]}
     assert not any(step.asset.startswith(("dws_", "ads_")) for step in report.steps)  # blocked

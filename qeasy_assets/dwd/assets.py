@@ -85,7 +85,8 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
                     totals["lost"] += lost
                     checked.append(broken)
                     quarantined.append(result.quarantine)
-            context.log.info(f"{dataset}: {len(chunk)} day(s) cleansed, {totals['rows']:,} rows so far")
+            done = first + len(chunk)
+            context.log.info(f"cleansed {done}/{len(days)} day(s), {totals['rows']:,} rows so far")
         quarantine = pl.concat(quarantined)
         yield dg.MaterializeResult(
             metadata={

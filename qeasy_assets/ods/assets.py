@@ -120,7 +120,7 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
             with warehouse.session() as client:  # the contract's API-health table
                 insert(client, "ops_api_calls", calls)
             written += stored
-            context.log.info(f"{endpoint.dataset}: {len(chunk)} day(s) staged, {written:,} rows so far")
+            context.log.info(f"staged {first + len(chunk)}/{len(days)} day(s), {written:,} rows so far")
             pulls += [replace(pull, rows=[]) for pull in chunk]  # the figures stay, the rows go
         metadata = _metadata(pulls, written)
         dead = [d for p in pulls for d in p.dead]
