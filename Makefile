@@ -55,4 +55,4 @@ lock: $(STAMP)  ## re-pin every transitive dependency after changing pyproject.t
 	$(BIN)/python -m pip freeze --exclude-editable --exclude qeasy > constraints.txt
 
 clean:
-	rm -rf $(VENV) .qeasy .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .qeasy .pytest_cache .ruff_cache tests/output
