@@ -22,13 +22,16 @@ test: $(STAMP) browser  ## the whole test suite (what .ci/run calls)
 # tests/test_ui.py drives Debian's Chromium through ChromeDriver; a CJK font makes the shop names
 # readable in its screenshots. A fresh machine has none of them: install them, or fail saying so.
 BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
+BROWSER_HELP := make test needs Debian's chromium, chromium-driver and fonts-wqy-zenhei: install them
 
 browser:
 	@ls $(BROWSER_FILES) >/dev/null 2>&1 || { \
-	  command -v apt-get >/dev/null || { echo "make test: install Chromium and ChromeDriver at /usr/bin"; exit 1; }; \
+	  command -v apt-get >/dev/null && { [ -z "$(SUDO)" ] || command -v sudo >/dev/null; } \
+	    || { echo "$(BROWSER_HELP) (no apt-get, or not root and no sudo)"; exit 1; }; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei; }
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei \
+	    || { echo "$(BROWSER_HELP) (apt-get failed)"; exit 1; }; }
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 with the sandbox running
 	$(BIN)/qeasy dev

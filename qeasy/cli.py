@@ -128,11 +128,15 @@ def dev(port: int, sandbox_port: int) -> None:
         sandbox = _start_sandbox(settings, port=sandbox_port)
         env.update(_sandbox_env(settings, sandbox.url))
         click.echo(f"ERP sandbox at {sandbox.url}")
+    dagster = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
+                                "-h", "127.0.0.1", "-p", str(port)], env=env)
     try:
-        subprocess.run([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-                        "-h", "127.0.0.1", "-p", str(port)], env=env, check=False)
-    except KeyboardInterrupt:
-        pass
+        dagster.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached dagster dev too: let it stop its webserver and daemon
+        try:
+            dagster.wait(timeout=60)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            dagster.kill()
     finally:
         if sandbox:
             sandbox.stop()
@@ -214,10 +218,11 @@ def _print_warehouse(settings: Settings, day: date) -> None:
     with session(settings.clickhouse_dsn, settings.clickhouse_database) as client, \
             httpx.Client(timeout=10) as http:
         summary = summarise(client, day, settings.alert_after_sale_rate, settings.alert_min_orders)
+        report = deliver(client, summary.alerts, channels, http)
+        # Earlier days' deliveries that a bot refused are due again, as the sensor retries them.
         keys = {alert.key for alert in summary.alerts}
-        # Deliveries that failed before (a bot was down) are due again, like the sensor retries them.
-        retried = [alert for alert in pending(client) if alert.key not in keys]
-        report = deliver(client, [*summary.alerts, *retried], channels, http)
+        earlier = [alert for alert in pending(client) if alert.key not in keys]
+        retried = deliver(client, earlier, channels, http)
     click.echo("  warehouse (ClickHouse): " + ", ".join(f"{t} {n:,}" for t, n in summary.rows.items()))
     m = summary.metrics
     rate = "n/a" if m["after_sale_rate"] is None else f"{m['after_sale_rate']:.2%}"
@@ -225,14 +230,16 @@ def _print_warehouse(settings: Settings, day: date) -> None:
                f"amount {m['out_amount']:,.2f}; refund orders {m['refund_orders']:,}, "
                f"refunds {m['refund_amount']:,.2f}; after-sale rate {rate}")
     where = ", ".join(channel.name for channel in channels) or "the log only (no webhook configured)"
-    earlier = f"; {len(retried)} earlier failed alerts retried" if retried else ""
     click.echo(f"  alerts for {day}: {len(summary.alerts)} ({report.sent} newly delivered to {where}, "
-               f"{report.skipped} already delivered, {report.failed} failed and retried next run{earlier})")
+               f"{report.skipped} already delivered, {report.failed} failed and retried next run)")
+    if earlier:
+        click.echo(f"  earlier alerts a bot had refused: {len(earlier)} ({retried.sent} deliveries made now, "
+                   f"{retried.failed} failed again and retried next run)")
     for alert in summary.alerts[:10]:
         click.echo(f"    {describe(alert)}")
     if len(summary.alerts) > 10:
         click.echo(f"    ... and {len(summary.alerts) - 10} more (all in ops_alerts)")
-    for error in report.errors[:3]:
+    for error in [*report.errors, *retried.errors][:3]:
         click.echo(f"    delivery problem: {error}")
 
 

@@ -9,14 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import dagster as dg
-from dagster._utils.error import SerializableErrorInfo  # the errors of step failures
 
-
-def cause(error: SerializableErrorInfo) -> str:
-    """The innermost message of an error chain: the cause a person can act on, on one line."""
-    while error.cause is not None:
-        error = error.cause
-    return " ".join(error.message.split()) or error.cls_name or "an error"
+from qeasy.events import blocked, cause
 
 
 @dataclass
@@ -35,6 +29,12 @@ class ProgressHandler(logging.Handler):
         self.steps: dict[str, _Step] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._emit(record)
+        except Exception:  # a progress line is never worth failing the run over
+            self.handleError(record)
+
+    def _emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None)
         if meta is None:
             return
@@ -69,9 +69,9 @@ class ProgressHandler(logging.Handler):
             state.checks.setdefault(asset, []).append(evaluation.passed)
             if evaluation.passed:
                 return None
-            blocking = evaluation.severity == dg.AssetCheckSeverity.ERROR
-            return f"{asset}: check {evaluation.check_name} FAILED" + (
-                " (blocking: downstream steps will not run)" if blocking else " (warning)")
+            name = f"{asset}: check {evaluation.check_name}"
+            return f"{name} FAILED (blocking: downstream steps will not run)" if blocked(evaluation) else (
+                f"{name} warned")
         took = f"{now - state.started:.1f} s"
         if event.is_step_success:
             if list(state.partitions) == [step]:  # one asset: its figures on the same line
@@ -81,8 +81,6 @@ class ProgressHandler(logging.Handler):
         if event.is_step_failure:
             error = event.step_failure_data.error
             return f"{step}: FAILED after {took}: {cause(error) if error else 'no error recorded'}"
-        if event.is_step_skipped:
-            return f"{step}: skipped (an upstream step failed or a blocking check did not pass)"
         return None
 
     @staticmethod

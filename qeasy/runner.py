@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from qeasy.progress import cause
+from qeasy.events import blocked, cause
 
 DAGSTER_YAML = """telemetry:
   enabled: false
@@ -58,8 +58,8 @@ def run_job(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, first:
     """Execute one job (over a Beijing day range when it is partitioned) and summarise it."""
     tags = {RANGE_START: str(first), RANGE_END: str(last)} if first else {}
     selection = [dg.AssetKey(name) for name in assets] if assets else None
-    # Progress lines while it works, warnings and errors among them (qeasy.progress), not the console's.
-    loggers = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}}
+    # Only the progress lines (qeasy.progress, warnings and errors among them), not Dagster's console.
+    loggers = {"loggers": {"progress": {}}}
     job_def = defs.resolve_job_def(job)
     # A run config replaces the job's own (the near-real-time job's pull settings): keep that part.
     own = (job_def.partitioned_config.get_run_config_for_partition_key(str(first))
@@ -71,7 +71,7 @@ def run_job(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, first:
     for evaluation in result.get_asset_check_evaluations():
         asset = evaluation.asset_key.to_user_string()
         checks.setdefault(asset, {})[evaluation.check_name] = evaluation.passed
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+        if blocked(evaluation):
             blocking.setdefault(asset, []).append(evaluation.check_name)
     steps, seen = [], set()
     for event in result.get_asset_materialization_events():

@@ -27,7 +27,8 @@ ASSETS = [*ods_assets, *dwd_assets, dim_sku, dim_shop, warehouse_assets]
 AUTOMATION = dg.AutomationConditionSensorDefinition(
     "automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING)
 
-# Dagster's console logger for every run; `progress` only where the run config selects it (`qeasy run`).
+# A run uses the loggers its run config names, Dagster's console when it names none; `progress` is
+# named by `qeasy run` only. `console` stays listed so run configs that name it remain valid.
 LOGGERS = {"console": dg.colored_console_logger, "progress": progress}
 
 

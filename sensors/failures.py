@@ -15,6 +15,7 @@ import dagster as dg
 
 from qeasy.alerts.rules import CHECK_FAILED, RUN_FAILED, Alert
 from qeasy.erp.times import BEIJING
+from qeasy.events import blocked
 from qeasy.warehouse.clickhouse import WarehouseBusy
 from resources.alerting import AlertingResource
 from resources.clickhouse import ClickHouseResource
@@ -51,7 +52,7 @@ def run_alerts(instance: dg.DagsterInstance, run: dg.DagsterRun, ended: datetime
         event = entry.dagster_event
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             check = event.event_specific_data
-            if check.passed or not (check.blocking or check.severity == dg.AssetCheckSeverity.ERROR):
+            if not blocked(check):
                 continue
             name = f"{check.asset_key.to_user_string()}.{check.check_name}"
             failed_checks.append(name)

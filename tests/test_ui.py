@@ -21,7 +21,13 @@ import dagster as dg
 import httpx
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -38,7 +44,10 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 # Chromium keeps trying to reach Google's hosts.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1600,2400"]
+                  "--disable-dev-shm-usage", "--window-size=1600,2400"]
+# What a page that is still rendering can raise while the test waits for it: try again.
+PAGE_CHANGING = (NoSuchElementException, StaleElementReferenceException, ElementClickInterceptedException,
+                 ElementNotInteractableException)
 GROUPS = ["ods", "dwd", "dim", "dws", "ads"]
 OUT_ORDERS = "SELECT sum(out_orders) FROM v_ads_shop_daily WHERE stat_date = {day:Date}"
 
@@ -51,8 +60,9 @@ class Served:
     today: str
     log: Path
 
-    def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(self.home / "dagster"))
+    def nrt_runs(self, status: dg.DagsterRunStatus) -> list[dg.RunRecord]:
+        with dg.DagsterInstance.from_config(str(self.home / "dagster")) as instance:
+            return list(instance.get_run_records(dg.RunsFilter(job_name="nrt", statuses=[status])))
 
     def out_orders(self) -> int:
         with session(f"chdb://{self.home / 'clickhouse'}", "qeasy") as client:
@@ -108,7 +118,7 @@ def browser() -> Iterator[webdriver.Chrome]:
     driver.quit()
 
 
-def test_the_ui_shows_the_layers_and_partitions_and_the_daemon_keeps_today_fresh(served, browser) -> None:
+def test_the_ui_shows_the_layers_and_partitions_and_the_daemon_keeps_today_fresh(browser, served) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
 
     graph = _show(browser, served.ui + "/asset-groups", GROUPS, "asset-graph")
@@ -125,16 +135,15 @@ def test_the_ui_shows_the_layers_and_partitions_and_the_daemon_keeps_today_fresh
 
     # The near-real-time sensor runs `nrt` back to back; after the first has succeeded, move the
     # ERP half an hour on and wait for a run started after the change to carry it into the metric.
-    instance = served.instance()
-    _wait(lambda: _nrt_runs(instance, dg.DagsterRunStatus.SUCCESS), 300, "a first nrt run", served.log)
+    _wait(lambda: served.nrt_runs(dg.DagsterRunStatus.SUCCESS), 300, "a first nrt run", served.log)
     before = served.out_orders()
-    changed = time.time()
     httpx.post(served.sandbox + "/__sandbox/clock", json={"advance_seconds": 1800}).raise_for_status()
+    changed = time.time()  # a run started from now on reads the changed ERP
     _wait(lambda: any(run.start_time and run.start_time > changed
-                      for run in _nrt_runs(instance, dg.DagsterRunStatus.SUCCESS)),
+                      for run in served.nrt_runs(dg.DagsterRunStatus.SUCCESS)),
           300, "an nrt run started after the change", served.log)
     assert served.out_orders() > before
-    assert not _nrt_runs(instance, dg.DagsterRunStatus.FAILURE)
+    assert not served.nrt_runs(dg.DagsterRunStatus.FAILURE)
 
     # The metric's partition, last written by an nrt run, with its table of shops at a glance.
     _show(browser, f"{served.ui}/assets/ads_shop_daily?view=partitions&partition={served.today}",
@@ -145,7 +154,8 @@ def _show(driver: webdriver.Chrome, url: str, texts: list[str], name: str) -> st
     """Open the page, wait until it shows every text, save a screenshot; the page's text."""
     driver.get(url)
     try:
-        WebDriverWait(driver, 60).until(lambda d: _dismiss_welcome(d) and all(t in _text(d) for t in texts))
+        WebDriverWait(driver, 60, ignored_exceptions=PAGE_CHANGING).until(
+            lambda d: _dismiss_welcome(d) and all(t in _text(d) for t in texts))
     except TimeoutException:
         missing = [t for t in texts if t not in _text(driver)]
         raise AssertionError(f"{url} did not show {missing} in 60 s; it showed:\n{_text(driver)}") from None
@@ -165,10 +175,6 @@ def _text(driver: webdriver.Chrome) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
 
-def _nrt_runs(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> list[dg.RunRecord]:
-    return list(instance.get_run_records(dg.RunsFilter(job_name="nrt", statuses=[status])))
-
-
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
@@ -186,10 +192,12 @@ def _wait(condition, seconds: float, what: str, log: Path) -> None:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Ctrl-C for the whole group (dagster dev shuts down on SIGINT, not SIGTERM), then SIGKILL."""
-    os.killpg(process.pid, signal.SIGINT)
+    """Ctrl-C for the whole group, as a terminal sends it (dagster dev shuts down on SIGINT, not
+    SIGTERM); what is left of the group a minute later is killed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGINT)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=60)
-    with contextlib.suppress(ProcessLookupError):  # whatever of the group is still there
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
