@@ -7,6 +7,7 @@ Schedules are in `jobs/schedules.py`."""
 import dagster as dg
 
 from qeasy.erp.endpoints import ENDPOINTS
+from qeasy_assets.dwd.assets import DESCRIPTIONS as DWD_DATASETS
 
 SHOPS = dg.AssetSelection.assets("ods_shop", "dim_shop")
 DAY_ASSETS = dg.AssetSelection.all() - SHOPS
@@ -27,10 +28,13 @@ nrt_job = dg.define_asset_job(
     tags=STAGING,
     # One process: no 2-4 s start-up per step, which the 60-second freshness target cannot afford.
     executor_def=dg.in_process_executor,
-    config={"ops": {f"ods_{name}": {"config": {"since_staged": True}}
-                    for name, endpoint in ENDPOINTS.items() if endpoint.window_days is not None}},
+    config={"ops": {
+        **{f"ods_{name}": {"config": {"since_staged": True}}
+           for name, endpoint in ENDPOINTS.items() if endpoint.window_days is not None},
+        **{f"dwd_{name}": {"config": {"changed_only": True}} for name in DWD_DATASETS},
+    }},
     description="Near-real-time refresh of today: pull what changed in the ERP since the last pull, "
-    "cleanse today, rebuild the months it touches and their metrics.",
+    "cleanse just that, republish the records it changes and recompute the metric days they touch.",
 )
 shops_job = dg.define_asset_job(
     "shops",

@@ -52,6 +52,9 @@ NOTES = {
     "found_by": "how the SKU reached the dimension: 'window' (listed by modification day) or 'id lookup'",
     "enabled_label": "label of the enabled flag",
     "version": "modification time in epoch ms: the highest version wins",
+    "publish_version": "refresh that wrote the row: the highest wins (internal, not in the v_ views)",
+    "is_deleted": "1 on a deletion row: what it replaces no longer exists (internal, not in the v_ views)",
+    "part_month": "month the record was first published in: its partition for good (internal)",
 }
 ODS_NOTES = NOTES | {
     "record_key": "the record's primary key ('|'-joined); 'missing-key:<hash>' when the API left it out",
@@ -119,7 +122,8 @@ def _column(definition: str, clickhouse: bool, notes: dict[str, str]) -> dg.Tabl
 
 
 def _columns(definitions: Iterable[str], clickhouse: bool, notes: dict[str, str]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[_column(definition, clickhouse, notes) for definition in definitions])
+    columns = [d for d in definitions if not d.startswith("INDEX ")]  # data-skipping indexes
+    return dg.TableSchema(columns=[_column(definition, clickhouse, notes) for definition in columns])
 
 
 def clickhouse_columns(table: str) -> dg.TableSchema:

@@ -129,4 +129,5 @@ def test_materialisations_show_rows_anomalies_and_the_latest_metrics(run) -> Non
     stock = metadata["ads_inventory_turnover"]
     assert stock["skus_at_zero_stock"] >= stock["stock_outs"] >= 0 and stock["skus_below_min"] >= 0
     for table in ("dws_sale_out", "ads_shop_daily"):
-        assert metadata[table]["rows"] > 0 and metadata[table]["months_rebuilt"] != "none"
+        assert metadata[table]["rows"] > 0 and metadata[table]["days_rewritten"] >= 1  # rows written
+    assert metadata["ads_shop_daily"]["days"] == str(DAY)  # the one day ingested

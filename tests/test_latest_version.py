@@ -31,7 +31,7 @@ def _load(conn, client, day: date, records: list[dict]) -> None:
     shape = SHAPES["after_sale"]
     for _ in cleanse_days(conn, shape, [day], load_labels(None)["after_sale"], dwd_schema(shape)):
         pass
-    refresh(conn, client, [day])
+    refresh(conn, client)
 
 
 def test_a_rerun_day_that_lost_the_newest_version_brings_the_previous_one_back(tmp_path) -> None:

@@ -59,18 +59,25 @@ BATCH_RECORDS = 100_000  # records cleansed at a time: memory stays flat however
 
 
 def extract(conn: duckdb.DuckDBPyConnection, shape: Shape, days: list | None, table: str = "",
-            batch: int = BATCH_RECORDS) -> Iterator[pl.DataFrame]:
+            batch: int = BATCH_RECORDS, since: dict | None = None) -> Iterator[pl.DataFrame]:
     """Staged payloads of `days` (all when None), `batch` records at a time, with every field as
-    text, via DuckDB's JSON reader. `table` defaults to the dataset's ODS table."""
+    text, via DuckDB's JSON reader. `table` defaults to the dataset's ODS table. With `since`
+    (day -> time), only the rows of those days staged after their time are read."""
     layout = {f.name: "VARCHAR" for f in shape.header}
     if shape.lines:
         layout[shape.lines] = [{f.name: "VARCHAR" for f in shape.line}]
+    source = table or f"ods.{shape.dataset}"
+    params: list = [json.dumps(layout)]
+    if since is not None:
+        source = (f"(SELECT o.* FROM {source} o JOIN (SELECT UNNEST(?::DATE[]) AS day, "
+                  "UNNEST(?::TIMESTAMP[]) AS after) s ON o.partition_day = s.day AND o.fetched_at > s.after)")
+        params += [list(since), list(since.values())]
     where = "" if days is None else "WHERE partition_day IN (SELECT UNNEST(?::DATE[]))"
     query = f"""
         SELECT partition_day, record_key, version, payload, _valid,
                UNNEST(CASE WHEN _valid THEN json_transform(payload, ?) END)
-        FROM (SELECT *, json_valid(payload) AS _valid FROM {table or f"ods.{shape.dataset}"} {where})"""
-    params = [json.dumps(layout)] + ([days] if days is not None else [])
+        FROM (SELECT *, json_valid(payload) AS _valid FROM {source} {where})"""
+    params += [days] if days is not None else []
     reader = conn.execute(query, params).to_arrow_reader(batch)
     empty = True
     for arrow in reader:

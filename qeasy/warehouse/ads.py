@@ -5,22 +5,25 @@
   the day of confirm_date, of modified when confirm_date is empty (`biz_date`).
 - anomalous lines are excluded from quantities and per-SKU attribution, never from order counts;
   ratios are NULL when their denominator is 0. Rows exist only for days ingested so far.
-Each statement fills the months `{months}` for the days `{days}`.
+Each statement computes the metric days `{days}` (all of them ingested) from the lines dated on the
+days `{line_days}`: those days and the six before each, for the 7-day windows ending on them. A
+refresh recomputes just the days its changes touch and upserts them (qeasy.warehouse.publish).
 """
 
 from datetime import date, timedelta
 
 from clickhouse_connect.driver.client import Client
 
-from qeasy.warehouse.publish import replace_months
+from qeasy.warehouse.publish import upsert
 
-# `biz_date` is an out order's io_date day and a refund order's day; {first}..{last} spans the
-# months rebuilt and the six days before them, so only those partitions are read.
+WINDOW_DAYS = 7
+# `biz_date` is an out order's io_date day and a refund order's day; the skip index on it keeps the
+# reads to the granules of {line_days}.
 OUT_LINES = """SELECT io_id, shop_id, toDate(io_date) AS day, sku_id, qty, sale_amount, is_anomaly
     FROM v_dws_sale_out WHERE status = 'Confirmed' AND io_date IS NOT NULL
-    AND biz_date BETWEEN {first:Date} AND {last:Date}"""
+    AND biz_date IN {line_days:Array(Date)}"""
 REFUND_LINES = """SELECT as_id, shop_id, biz_date AS day, sku_id, refund, is_anomaly
-    FROM v_dws_after_sale WHERE is_refund = 1 AND biz_date BETWEEN {first:Date} AND {last:Date}"""
+    FROM v_dws_after_sale WHERE is_refund = 1 AND biz_date IN {line_days:Array(Date)}"""
 # Each dated line counts toward the 7-day windows ending on its day and the six days after.
 WINDOW = "ARRAY JOIN arrayMap(k -> day + k, range(7)) AS stat_date"
 
@@ -43,8 +46,7 @@ SELECT stat_date, shop_id, shops.shop_name AS shop_name,
        countIf(is_out = 0) AS refund_orders, sum(coalesce(refund, 0)) AS refund_amount,
        if(out_orders = 0, NULL, refund_orders / out_orders) AS after_sale_rate
 FROM orders LEFT JOIN v_dim_shop AS shops USING (shop_id)
-WHERE stat_date IN {{days:Array(Date)}} AND toYYYYMM(stat_date) IN {{months:Array(UInt32)}}
-  AND shop_id IS NOT NULL
+WHERE stat_date IN {{days:Array(Date)}} AND shop_id IS NOT NULL
 GROUP BY stat_date, shop_id, shop_name"""
 
 SKU_AFTER_SALE_7D = f"""
@@ -58,7 +60,7 @@ SELECT stat_date, assumeNotNull(sku_id) AS sku_id, any(s.name) AS sku_name,
        uniqExactIf(order_id, is_out = 0) AS refund_orders_7d,
        if(out_orders_7d = 0, NULL, refund_orders_7d / out_orders_7d) AS after_sale_rate_7d
 FROM lines {WINDOW} LEFT JOIN v_dim_sku AS s ON s.sku_id = lines.sku_id
-WHERE stat_date IN {{days:Array(Date)}} AND toYYYYMM(stat_date) IN {{months:Array(UInt32)}}
+WHERE stat_date IN {{days:Array(Date)}}
 GROUP BY stat_date, sku_id"""
 
 INVENTORY_TURNOVER = f"""
@@ -75,9 +77,10 @@ SELECT d.stat_date AS stat_date, d.sku_id AS sku_id, s.name AS sku_name,
 FROM v_dws_inventory_daily AS d
 LEFT JOIN out_7d AS o ON o.stat_date = d.stat_date AND o.sku_id = d.sku_id
 LEFT JOIN v_dim_sku AS s ON s.sku_id = d.sku_id
-WHERE d.end_qty IS NOT NULL AND d.stat_date IN {{days:Array(Date)}}
-  AND toYYYYMM(d.stat_date) IN {{months:Array(UInt32)}}"""
+WHERE d.end_qty IS NOT NULL AND d.stat_date IN {{days:Array(Date)}}"""
 
+GRAIN = {"ads_shop_daily": "stat_date, shop_id", "ads_sku_after_sale_7d": "stat_date, sku_id",
+         "ads_inventory_turnover": "stat_date, sku_id"}
 ADS = {
     "ads_shop_daily": SHOP_DAILY,
     "ads_sku_after_sale_7d": SKU_AFTER_SALE_7D,
@@ -85,17 +88,20 @@ ADS = {
 }
 
 
-def publish_metrics(client: Client, months: set[int], days: list) -> dict[str, int]:
-    """Recompute `months` of every ADS table over the ingested `days`; rows written per table."""
-    first = date(min(months) // 100, min(months) % 100, 1) - timedelta(days=6)
-    last = date(max(months) // 100 + max(months) % 100 // 12, max(months) % 100 % 12 + 1, 1)
-    parameters = {"months": sorted(months), "days": days, "first": first, "last": last}
-    for query_table, query in ADS.items():
-        replace_months(client, query_table, months, select=query, parameters=parameters)
-    return {
-        table: client.query(
-            f"SELECT count() FROM {table} WHERE toYYYYMM(stat_date) IN {{months:Array(UInt32)}}",
-            parameters=parameters,
-        ).result_rows[0][0]
-        for table in ADS
-    }
+def window(days: set[date]) -> set[date]:
+    """The days whose 7-day windows contain one of `days`."""
+    return {day + timedelta(days=k) for day in days for k in range(WINDOW_DAYS)}
+
+
+def publish_metrics(client: Client, table: str, days: set[date], stale: set[date], version: int) -> None:
+    """Recompute the metric `days` (ingested) of one ADS table, and drop its `stale` days (no longer
+    ingested), as publish `version`."""
+    scope = sorted(days | stale)
+    if not scope:
+        return
+    parameters = {"days": sorted(days), "scope": scope,
+                  "line_days": sorted({day - timedelta(days=k) for day in days for k in range(WINDOW_DAYS)})}
+    upsert(client, table, GRAIN[table], "stat_date IN {scope:Array(Date)}", version,
+           lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({ADS[table]})",
+                                        parameters=parameters),
+           parameters=parameters)

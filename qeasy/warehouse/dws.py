@@ -1,13 +1,14 @@
-"""DWS wide tables: the latest version of every record, joined with its dimensions, by month.
+"""DWS wide tables: the latest version of every record, joined with its dimensions.
 
 The latest version of a record is the one with the highest `ts`, then `modified`, across every
-staged day (DWD keeps them all); its lines replace every older version's. A month of a wide table
-is rebuilt whole from DWD and swapped in, so re-running any day, in any order, gives the same
-contents, and an order's vanished lines are gone.
+staged day (DWD keeps them all); its lines replace every older version's. A refresh republishes
+only the records staging logged as changed (`dwd.changes`): each one's lines as they are now, and
+deletion rows for lines it no longer has (or for the whole record if it vanished), in one insert.
+So re-running any day, in any order, gives the same contents, and an order's vanished lines are gone.
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
@@ -15,59 +16,44 @@ import polars as pl
 from clickhouse_connect.driver.client import Client
 
 from qeasy.warehouse.dims import shop_names, sku_attributes
-from qeasy.warehouse.publish import replace_all, replace_months
+from qeasy.warehouse.publish import insert, key_table, upsert
 
 # A confirm_date that is present but unparseable gives a refund order no day: it is not counted.
 NO_REFUND_DAY = "unparseable confirm_date"
+CHUNK_RECORDS = 50_000  # records republished per insert: memory stays flat, one part per partition
 
 
 @dataclass(frozen=True)
 class Fact:
     dataset: str
     table: str
-    key: str  # the record id; (key, line key) is the grain
+    key: str  # the record id
+    line: str  # the line id; (key, line) is the grain
 
 
-FACTS = (Fact("sales_out", "dws_sale_out", "io_id"), Fact("after_sale", "dws_after_sale", "as_id"))
+FACTS = (Fact("sales_out", "dws_sale_out", "io_id", "ioi_id"),
+         Fact("after_sale", "dws_after_sale", "as_id", "asi_id"))
 
 
-def _month(column: str) -> str:
-    return f"(year({column}) * 100 + month({column}))"
+@dataclass
+class Published:
+    """What one dataset's republishing touched."""
+
+    records: int = 0
+    days: set[date] = field(default_factory=set)  # business days of the old and the new versions
 
 
-def _latest(dataset: str, key: str) -> str:
-    """DuckDB: the rows of each record's latest version (one staged day wins a tie)."""
+def _latest(dataset: str, key: str, where: str) -> str:
+    """DuckDB: the rows of the latest version of each record `where` selects (one staged day wins
+    a tie)."""
     return f"""
-        WITH pick AS (
+        WITH rows AS (SELECT * FROM dwd.{dataset} {where}),
+        pick AS (
             SELECT {key}, partition_day
-            FROM (SELECT DISTINCT {key}, ts, modified, partition_day FROM dwd.{dataset})
+            FROM (SELECT DISTINCT {key}, ts, modified, partition_day FROM rows)
             QUALIFY row_number() OVER (PARTITION BY {key}
                 ORDER BY ts DESC NULLS LAST, modified DESC NULLS LAST, partition_day DESC) = 1)
-        SELECT d.* FROM dwd.{dataset} d JOIN pick USING ({key}, partition_day)"""
-
-
-def touched_months(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, days: list[date]) -> set[int]:
-    """Months whose contents the staged `days` may change: every month holding any version of a
-    record staged on those days, or published from them (a re-run day may have lost its version,
-    bringing an older one back), or naming a SKU that was missing from dim_sku and is found now."""
-    published = client.query_df_arrow(
-        f"SELECT DISTINCT {fact.key} AS key, toYYYYMM(biz_date) AS month FROM {fact.table} "
-        "WHERE source_day IN {days:Array(Date)} "
-        "OR (sku_missing = 1 AND sku_id IN (SELECT sku_id FROM dim_sku))",
-        parameters={"days": days}, dataframe_library="polars")
-    conn.register("published_keys", published.select("key").to_arrow())
-    try:
-        staged = conn.execute(f"""
-            SELECT DISTINCT {_month("biz_date")} FROM dwd.{fact.dataset}
-            WHERE {fact.key} IN (SELECT {fact.key} FROM dwd.{fact.dataset}
-                                 WHERE partition_day IN (SELECT UNNEST(?::DATE[])))
-               OR {fact.key} IN (SELECT key FROM published_keys)""", [days]).fetchall()
-    finally:
-        conn.unregister("published_keys")
-    return {row[0] for row in staged} | set(published["month"].to_list())
-
-
-BATCH_ROWS = 250_000  # rows moved from DuckDB to ClickHouse at a time: memory stays flat
+        SELECT rows.* FROM rows JOIN pick USING ({key}, partition_day)"""
 
 
 @dataclass(frozen=True)
@@ -102,52 +88,118 @@ def _published(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def fact_rows(conn: duckdb.DuckDBPyConnection, dims: Dimensions, fact: Fact,
-              months: set[int]) -> Iterator[pl.DataFrame]:
-    """The wide-table rows of `months` for one fact dataset, a batch at a time."""
-    reader = conn.execute(f"SELECT * FROM ({_latest(fact.dataset, fact.key)}) WHERE {_month('biz_date')} IN "
-                          "(SELECT UNNEST(?::INT[]))", [sorted(months)]).to_arrow_reader(BATCH_ROWS)
-    for arrow in reader:
-        frame = dims.join(pl.from_arrow(arrow))
-        if fact.dataset == "after_sale":
-            frame = frame.with_columns(is_refund=(
-                (pl.col("status") == "Confirmed") & (pl.col("refund") > 0)
-                & ~pl.col("anomaly_reason").str.contains(NO_REFUND_DAY, literal=True)
-            ).fill_null(False).cast(pl.UInt8))
-        yield _published(frame)
+def _chunks(keys: pl.Series, size: int = CHUNK_RECORDS) -> Iterator[pl.Series]:
+    keys = keys.drop_nulls().unique().sort()
+    for start in range(0, keys.len(), size):
+        yield keys.slice(start, size)
 
 
-def publish_fact(conn: duckdb.DuckDBPyConnection, client: Client, fact: Fact, days: list[date]) -> set[int]:
-    """Rebuild every month of `fact.table` that `days` touch; the months rebuilt."""
-    months = touched_months(conn, client, fact, days)
-    if months:
-        replace_months(client, fact.table, months, fact_rows(conn, Dimensions.read(client), fact, months))
-    return months
+def _wide(dims: Dimensions, fact: Fact, frame: pl.DataFrame) -> pl.DataFrame:
+    """Wide-table rows of one fact from its DWD rows."""
+    frame = dims.join(frame)
+    if fact.dataset == "after_sale":
+        frame = frame.with_columns(is_refund=(
+            (pl.col("status") == "Confirmed") & (pl.col("refund") > 0)
+            & ~pl.col("anomaly_reason").str.contains(NO_REFUND_DAY, literal=True)
+        ).fill_null(False).cast(pl.UInt8))
+    return _published(frame)
 
 
-def publish_inventory(
-    conn: duckdb.DuckDBPyConnection, client: Client, days: list[date], loaded: list[date]
-) -> set[int]:
-    """Current stock per SKU, and end-of-day stock for every loaded day from the first of `days` on."""
-    current = pl.from_arrow(conn.execute(_latest("inventory", "sku_id")).to_arrow_table())
-    replace_all(client, "dws_inventory", _published(Dimensions.read(client).join(current)))
-    # A version changes end-of-day stock from its day on; whole months are rebuilt.
-    months = {day.year * 100 + day.month for day in loaded if day >= min(days)}
-    stat_days = [day for day in loaded if day.year * 100 + day.month in months]
-    daily = pl.from_arrow(
-        conn.execute(
-            """
-        WITH v AS (SELECT sku_id, coalesce(ts, 0) AS ts, modified, qty, min_qty, is_anomaly
-                   FROM dwd.inventory WHERE modified IS NOT NULL),
-             d AS (SELECT UNNEST(?::DATE[]) AS stat_date)
-        SELECT stat_date, sku_id, last.qty AS end_qty, last.min_qty AS min_qty, last.ts::UBIGINT AS ts,
-               last.is_anomaly::UTINYINT AS is_anomaly
-        FROM (SELECT d.stat_date, v.sku_id,
-                     arg_max({'qty': qty, 'min_qty': min_qty, 'ts': ts, 'is_anomaly': is_anomaly},
-                             (v.ts, v.modified)) AS last
-              FROM d JOIN v ON v.modified < d.stat_date + INTERVAL 1 DAY GROUP BY ALL)""",
-            [stat_days],
-        ).to_arrow_table()
-    )
-    replace_months(client, "dws_inventory_daily", months, [daily])
-    return months
+def _month(day: pl.Expr) -> pl.Expr:
+    return (day.dt.year() * 100 + day.dt.month()).cast(pl.UInt32)
+
+
+def publish_fact(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, fact: Fact,
+                 keys: pl.Series, version: int) -> Published:
+    """Republish the records `keys` (ids) of `fact.table` from their latest versions in DWD."""
+    result = Published()
+    for chunk in _chunks(keys):
+        low, high = chunk[0], chunk[-1]
+        ids = pl.DataFrame({"k": chunk})
+        conn.register("changed_keys", ids.to_arrow())
+        try:
+            where = f"WHERE {fact.key} BETWEEN ? AND ? AND {fact.key} IN (SELECT k FROM changed_keys)"
+            new = pl.from_arrow(conn.execute(_latest(fact.dataset, fact.key, where), [low, high])
+                                .to_arrow_table())
+        finally:
+            conn.unregister("changed_keys")
+        with key_table(client, ids, "k Int64") as table:
+            scope = f"{fact.key} BETWEEN {low} AND {high} AND {fact.key} IN (SELECT k FROM {table})"
+            old = client.query_df_arrow(
+                f"SELECT {fact.key}, any(part_month) AS part_month, groupUniqArray(biz_date) AS days "
+                f"FROM {fact.table} FINAL WHERE {scope} GROUP BY {fact.key}", dataframe_library="polars")
+            # A record keeps the partition of the month it was first published in.
+            rows = _wide(dims, fact, new).join(old.drop("days"), on=fact.key, how="left").with_columns(
+                part_month=pl.coalesce("part_month", _month(pl.col("biz_date"))))
+            upsert(client, fact.table, f"{fact.key}, {fact.line}", scope, version,
+                   lambda stage, rows=rows: insert(client, stage, rows))
+        result.records += chunk.len()
+        result.days |= set(old["days"].explode().drop_nulls()) | set(rows["biz_date"].drop_nulls())
+    return result
+
+
+def found_skus(client: Client, fact: Fact) -> pl.Series:
+    """Ids of the records published with a SKU missing from dim_sku that dim_sku has now (found by
+    id since): their lines get the SKU's attributes. Candidates come from any row version, the
+    check from each record's newest one."""
+    return client.query_df_arrow(
+        f"SELECT {fact.key} FROM {fact.table} WHERE {fact.key} IN (SELECT {fact.key} FROM {fact.table} "
+        f"WHERE sku_missing = 1 AND sku_id IN (SELECT sku_id FROM dim_sku)) GROUP BY {fact.key} "
+        "HAVING argMax(sku_missing, publish_version) = 1 AND argMax(is_deleted, publish_version) = 0",
+        dataframe_library="polars").get_column(fact.key)
+
+
+def publish_inventory(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions,
+                      skus: pl.Series, version: int) -> int:
+    """Republish the current stock of `skus` (their latest inventory version)."""
+    ids = pl.DataFrame({"k": skus.drop_nulls().unique()})
+    conn.register("changed_keys", ids.to_arrow())
+    try:
+        current = pl.from_arrow(conn.execute(_latest(
+            "inventory", "sku_id", "WHERE sku_id IN (SELECT k FROM changed_keys)")).to_arrow_table())
+    finally:
+        conn.unregister("changed_keys")
+    rows = _published(dims.join(current))
+    with key_table(client, ids, "k String") as table:
+        upsert(client, "dws_inventory", "sku_id", f"sku_id IN (SELECT k FROM {table})", version,
+               lambda stage: insert(client, stage, rows))
+    return ids.height
+
+
+# The end-of-day cells a refresh recomputes: loaded days from each changed SKU's first changed day on,
+# and every SKU on the days loaded for the first time.
+CELLS = """
+    WITH loaded AS (SELECT UNNEST(?::DATE[]) AS stat_date),
+         cells AS (SELECT l.stat_date, c.record_key AS sku_id FROM changed_skus c
+                   JOIN loaded l ON l.stat_date >= c.first_day
+                   UNION SELECT l.stat_date, s.sku_id FROM (SELECT DISTINCT sku_id FROM dwd.inventory) s
+                   JOIN loaded l ON l.stat_date IN (SELECT UNNEST(?::DATE[])))"""
+END_OF_DAY = CELLS + """,
+         v AS (SELECT sku_id, coalesce(ts, 0) AS ts, modified, qty, min_qty, is_anomaly FROM dwd.inventory
+               WHERE modified IS NOT NULL AND sku_id IN (SELECT sku_id FROM cells))
+    SELECT stat_date, sku_id, last.qty AS end_qty, last.min_qty AS min_qty, last.ts::UBIGINT AS ts,
+           last.is_anomaly::UTINYINT AS is_anomaly
+    FROM (SELECT c.stat_date, c.sku_id,
+                 arg_max({'qty': qty, 'min_qty': min_qty, 'ts': ts, 'is_anomaly': is_anomaly},
+                         (v.ts, v.modified)) AS last
+          FROM cells c JOIN v ON v.sku_id = c.sku_id AND v.modified < c.stat_date + INTERVAL 1 DAY
+          GROUP BY ALL)"""
+
+
+def publish_inventory_daily(conn: duckdb.DuckDBPyConnection, client: Client, changed: pl.DataFrame,
+                            new_days: list[date], loaded: list[date], version: int) -> set[date]:
+    """Republish end-of-day stock for the cells that can change (CELLS; `changed`: record_key and
+    first_day of the SKUs changed). Returns the days of those cells."""
+    conn.register("changed_skus", changed.to_arrow())
+    try:
+        cells = conn.execute(CELLS + " SELECT DISTINCT stat_date, sku_id FROM cells", [loaded, new_days]).pl()
+        daily = conn.execute(END_OF_DAY, [loaded, new_days]).pl()
+    finally:
+        conn.unregister("changed_skus")
+    if cells.is_empty():
+        return set()
+    with key_table(client, cells, "stat_date Date, sku_id String") as table:
+        upsert(client, "dws_inventory_daily", "stat_date, sku_id",
+               f"(stat_date, sku_id) IN (SELECT stat_date, sku_id FROM {table})", version,
+               lambda stage: insert(client, stage, daily))
+    return set(cells["stat_date"])

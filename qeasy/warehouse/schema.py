@@ -12,6 +12,50 @@ MONEY = "Decimal(18, 2)"
 FLAGS = "is_anomaly UInt8, anomaly_reason String"
 
 
+# The columns of the tables republished by migration 4 (their first engines are in INITIAL).
+COLUMNS = {
+    "dws_sale_out": f"""
+        io_id Int64, ioi_id Int64, o_id Nullable(Int64), so_id Nullable(String), shop_id Nullable(Int64),
+        shop_name Nullable(String), wms_co_id Nullable(Int64), status Nullable(String),
+        status_label Nullable(String), io_date Nullable({TIME}), sku_id Nullable(String),
+        i_id Nullable(String), sku_name Nullable(String), category Nullable(String), qty Nullable(Int64),
+        sale_price Nullable({MONEY}), sale_amount Nullable({MONEY}), is_gift UInt8,
+        modified Nullable({TIME}), ts UInt64, {FLAGS}, sku_missing UInt8, biz_date Date, source_day Date""",
+    "dws_after_sale": f"""
+        as_id Int64, asi_id Int64, o_id Nullable(Int64), so_id Nullable(String), shop_id Nullable(Int64),
+        shop_name Nullable(String), type Nullable(String), status Nullable(String),
+        status_label Nullable(String), good_status Nullable(String), shop_status Nullable(String),
+        as_date Nullable({TIME}), confirm_date Nullable({TIME}), refund Nullable({MONEY}),
+        sku_id Nullable(String), i_id Nullable(String), sku_name Nullable(String), category Nullable(String),
+        qty Nullable(Int64), r_qty Nullable(Int64), price Nullable({MONEY}), amount Nullable({MONEY}),
+        is_refund UInt8, modified Nullable({TIME}), ts UInt64, {FLAGS}, sku_missing UInt8, biz_date Date,
+        source_day Date""",
+    "dws_inventory": f"""
+        sku_id String, i_id Nullable(String), sku_name Nullable(String), category Nullable(String),
+        qty Nullable(Int64), order_lock Nullable(Int64), pick_lock Nullable(Int64),
+        virtual_qty Nullable(Int64), purchase_qty Nullable(Int64), return_qty Nullable(Int64),
+        min_qty Nullable(Int64), max_qty Nullable(Int64), modified Nullable({TIME}), ts UInt64, {FLAGS},
+        sku_missing UInt8, source_day Date""",
+    "dws_inventory_daily": """
+        stat_date Date, sku_id String, end_qty Nullable(Int64), min_qty Nullable(Int64), ts UInt64,
+        is_anomaly UInt8""",
+    "ads_shop_daily": """
+        stat_date Date, shop_id Int64, shop_name Nullable(String), out_orders UInt64, out_qty Int64,
+        out_amount Decimal(38, 2), refund_orders UInt64, refund_amount Decimal(38, 2),
+        after_sale_rate Nullable(Float64)""",
+    "ads_sku_after_sale_7d": """
+        stat_date Date, sku_id String, sku_name Nullable(String), out_orders_7d UInt64,
+        refund_orders_7d UInt64, after_sale_rate_7d Nullable(Float64)""",
+    "ads_inventory_turnover": """
+        stat_date Date, sku_id String, sku_name Nullable(String), end_qty Int64, min_qty Nullable(Int64),
+        out_qty_7d Int64, turnover_days Nullable(Float64), below_min Nullable(Bool)""",
+}
+
+
+def _initial(table: str, engine: str, layout: str) -> str:
+    return f"CREATE TABLE IF NOT EXISTS {table} ({COLUMNS[table]}\n    ) ENGINE = {engine} {layout}"
+
+
 def _view(name: str, body: str) -> str:
     return f"CREATE VIEW IF NOT EXISTS v_{name} AS {body}"
 
@@ -25,35 +69,14 @@ def _latest_lines(table: str, order: str) -> str:
 
 
 INITIAL = [
-    f"""CREATE TABLE IF NOT EXISTS dws_sale_out (
-        io_id Int64, ioi_id Int64, o_id Nullable(Int64), so_id Nullable(String), shop_id Nullable(Int64),
-        shop_name Nullable(String), wms_co_id Nullable(Int64), status Nullable(String),
-        status_label Nullable(String), io_date Nullable({TIME}), sku_id Nullable(String),
-        i_id Nullable(String), sku_name Nullable(String), category Nullable(String), qty Nullable(Int64),
-        sale_price Nullable({MONEY}), sale_amount Nullable({MONEY}), is_gift UInt8,
-        modified Nullable({TIME}), ts UInt64, {FLAGS}, sku_missing UInt8, biz_date Date, source_day Date
-    ) ENGINE = ReplacingMergeTree(ts) PARTITION BY toYYYYMM(biz_date) ORDER BY (io_id, ioi_id)""",
-    f"""CREATE TABLE IF NOT EXISTS dws_after_sale (
-        as_id Int64, asi_id Int64, o_id Nullable(Int64), so_id Nullable(String), shop_id Nullable(Int64),
-        shop_name Nullable(String), type Nullable(String), status Nullable(String),
-        status_label Nullable(String), good_status Nullable(String), shop_status Nullable(String),
-        as_date Nullable({TIME}), confirm_date Nullable({TIME}), refund Nullable({MONEY}),
-        sku_id Nullable(String), i_id Nullable(String), sku_name Nullable(String), category Nullable(String),
-        qty Nullable(Int64), r_qty Nullable(Int64), price Nullable({MONEY}), amount Nullable({MONEY}),
-        is_refund UInt8, modified Nullable({TIME}), ts UInt64, {FLAGS}, sku_missing UInt8, biz_date Date,
-        source_day Date
-    ) ENGINE = ReplacingMergeTree(ts) PARTITION BY toYYYYMM(biz_date) ORDER BY (as_id, asi_id)""",
-    f"""CREATE TABLE IF NOT EXISTS dws_inventory (
-        sku_id String, i_id Nullable(String), sku_name Nullable(String), category Nullable(String),
-        qty Nullable(Int64), order_lock Nullable(Int64), pick_lock Nullable(Int64),
-        virtual_qty Nullable(Int64), purchase_qty Nullable(Int64), return_qty Nullable(Int64),
-        min_qty Nullable(Int64), max_qty Nullable(Int64), modified Nullable({TIME}), ts UInt64, {FLAGS},
-        sku_missing UInt8, source_day Date
-    ) ENGINE = ReplacingMergeTree(ts) ORDER BY sku_id""",
-    """CREATE TABLE IF NOT EXISTS dws_inventory_daily (
-        stat_date Date, sku_id String, end_qty Nullable(Int64), min_qty Nullable(Int64), ts UInt64,
-        is_anomaly UInt8
-    ) ENGINE = ReplacingMergeTree(ts) PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)""",
+    _initial("dws_sale_out", "ReplacingMergeTree(ts)",
+             "PARTITION BY toYYYYMM(biz_date) ORDER BY (io_id, ioi_id)"),
+    _initial("dws_after_sale", "ReplacingMergeTree(ts)",
+             "PARTITION BY toYYYYMM(biz_date) ORDER BY (as_id, asi_id)"),
+    _initial("dws_inventory", "ReplacingMergeTree(ts)",
+             "ORDER BY sku_id"),
+    _initial("dws_inventory_daily", "ReplacingMergeTree(ts)",
+             "PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)"),
     f"""CREATE TABLE IF NOT EXISTS dim_sku (
         sku_id String, i_id Nullable(String), autoid Nullable(Int64), name Nullable(String),
         short_name Nullable(String), properties_value Nullable(String), sale_price Nullable({MONEY}),
@@ -67,19 +90,12 @@ INITIAL = [
         nick Nullable(String), short_name Nullable(String), group_id Nullable(Int64),
         group_name Nullable(String), created Nullable({TIME}), {FLAGS}
     ) ENGINE = ReplacingMergeTree ORDER BY shop_id""",
-    """CREATE TABLE IF NOT EXISTS ads_shop_daily (
-        stat_date Date, shop_id Int64, shop_name Nullable(String), out_orders UInt64, out_qty Int64,
-        out_amount Decimal(38, 2), refund_orders UInt64, refund_amount Decimal(38, 2),
-        after_sale_rate Nullable(Float64)
-    ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, shop_id)""",
-    """CREATE TABLE IF NOT EXISTS ads_sku_after_sale_7d (
-        stat_date Date, sku_id String, sku_name Nullable(String), out_orders_7d UInt64,
-        refund_orders_7d UInt64, after_sale_rate_7d Nullable(Float64)
-    ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)""",
-    """CREATE TABLE IF NOT EXISTS ads_inventory_turnover (
-        stat_date Date, sku_id String, sku_name Nullable(String), end_qty Int64, min_qty Nullable(Int64),
-        out_qty_7d Int64, turnover_days Nullable(Float64), below_min Nullable(Bool)
-    ) ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)""",
+    _initial("ads_shop_daily", "ReplacingMergeTree",
+             "PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, shop_id)"),
+    _initial("ads_sku_after_sale_7d", "ReplacingMergeTree",
+             "PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)"),
+    _initial("ads_inventory_turnover", "ReplacingMergeTree",
+             "PARTITION BY toYYYYMM(stat_date) ORDER BY (stat_date, sku_id)"),
     f"""CREATE TABLE IF NOT EXISTS dq_quarantine (
         dataset String, record_key String, reason String, raw String, first_seen {TIME},
         partition_day Nullable(Date), version Nullable(Int64)
@@ -107,6 +123,53 @@ INITIAL = [
     ),
 ]
 
+# Migration 4. Every published table is a ReplacingMergeTree(publish_version, is_deleted): a refresh
+# writes each record (or metric day) it changes as a new publish version, plus deletion rows for
+# what no longer exists, so the work of a run follows what changed, never a whole month. A fact
+# record stays in the partition of the month it was first published in (`part_month`): all its rows
+# are in one part of every insert, so a reader sees either its old or its new version, never both
+# or neither, even when its business day moves to another month.
+PUBLISHED = "publish_version UInt64, is_deleted UInt8"
+INTERNAL = "publish_version, is_deleted"
+FACT_INDEXES = ("INDEX biz_date_idx biz_date TYPE minmax GRANULARITY 1, "
+                "INDEX publish_idx publish_version TYPE minmax GRANULARITY 1")
+ENGINE = "ENGINE = ReplacingMergeTree(publish_version, is_deleted)"
+BY_DAY = "PARTITION BY toYYYYMM(stat_date)"
+REPUBLISHED = {
+    "dws_sale_out": (f"part_month UInt32, {PUBLISHED}, {FACT_INDEXES}",
+                     "PARTITION BY part_month ORDER BY (io_id, ioi_id)"),
+    "dws_after_sale": (f"part_month UInt32, {PUBLISHED}, {FACT_INDEXES}",
+                       "PARTITION BY part_month ORDER BY (as_id, asi_id)"),
+    "dws_inventory": (PUBLISHED, "ORDER BY sku_id"),
+    "dws_inventory_daily": (PUBLISHED, f"{BY_DAY} ORDER BY (stat_date, sku_id)"),
+    "ads_shop_daily": (PUBLISHED, f"{BY_DAY} ORDER BY (stat_date, shop_id)"),
+    "ads_sku_after_sale_7d": (PUBLISHED, f"{BY_DAY} ORDER BY (stat_date, sku_id)"),
+    "ads_inventory_turnover": (PUBLISHED, f"{BY_DAY} ORDER BY (stat_date, sku_id)"),
+}
+
+
+def _republished(table: str) -> list[str]:
+    extra, layout = REPUBLISHED[table]
+    hidden = f"{INTERNAL}, part_month" if "part_month" in extra else INTERNAL
+    # A record (or metric cell) lives in one partition, so FINAL need not merge across partitions.
+    return [
+        f"DROP VIEW IF EXISTS v_{table}",
+        f"DROP TABLE IF EXISTS {table}",
+        f"CREATE TABLE IF NOT EXISTS {table} ({COLUMNS[table]}, {extra}) {ENGINE} {layout}",
+        _view(table, f"SELECT * EXCEPT ({hidden}) FROM {table} FINAL "
+                     "SETTINGS do_not_merge_across_partitions_select_final = 1"),
+    ]
+
+
+INCREMENTAL = [
+    *(statement for table in REPUBLISHED for statement in _republished(table)),
+    # What the published tables hold: the newest publish version, the staging change sequence each
+    # dataset is published up to (for the staging file `staging` names), and the days with metrics.
+    """CREATE TABLE IF NOT EXISTS _refresh_state (name String, value UInt64, staging String,
+        publish_version UInt64) ENGINE = ReplacingMergeTree(publish_version) ORDER BY name""",
+    "CREATE TABLE IF NOT EXISTS _published_days (day Date) ENGINE = ReplacingMergeTree ORDER BY day",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "contract tables, latest-version views, quarantine and API health", INITIAL),
     (2, "ops_alerts: delivery state per (rule, subject, day) and channel", [
@@ -118,6 +181,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (3, "ops_alerts.alert: the alert itself (JSON), so a failed delivery is retried as it was", [
         "ALTER TABLE ops_alerts ADD COLUMN IF NOT EXISTS alert String DEFAULT ''",
     ]),
+    (4, "incremental warehouse: published tables upserted by publish version with deletion rows; "
+        "their contents are rebuilt from staging by the next refresh", INCREMENTAL),
 ]
 
 

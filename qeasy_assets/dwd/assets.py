@@ -5,6 +5,7 @@ rows copied to `dq_quarantine` (ClickHouse), checked with pandera."""
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from qeasy.cleanse.dwd import cleanse_days, unstaged_days
 from qeasy.cleanse.quality import dwd_schema
@@ -23,6 +24,16 @@ DESCRIPTIONS = {
     "after_sale": "After-sale order lines (售后单明细), typed and flagged, every version staged.",
     "inventory": "Stock per SKU (库存), typed and flagged, every version staged.",
 }
+
+
+class CleanseConfig(dg.Config):
+    """How a DWD materialisation reads its days."""
+
+    changed_only: bool = Field(
+        default=False,
+        description="Cleanse only the ODS rows staged since the day was last cleansed, unless the day "
+        "was re-staged whole since: the near-real-time job. Otherwise each day is cleansed whole.",
+    )
 
 
 def dwd_key(dataset: str) -> dg.AssetKey:
@@ -61,6 +72,7 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
     )
     def dwd_asset(
         context: dg.AssetExecutionContext,
+        config: CleanseConfig,
         staging: DuckDBResource,
         warehouse: ClickHouseResource,
         quality: QualityResource,
@@ -75,7 +87,7 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
                 if missing:  # cleansing nothing would pass these days off as empty
                     raise dg.Failure(f"ods_{dataset} was never materialised for "
                                      f"{', '.join(map(str, missing[:5]))}: ingest those days first")
-                for result, broken in cleanse_days(conn, shape, chunk, labels, schema):
+                for result, broken in cleanse_days(conn, shape, chunk, labels, schema, config.changed_only):
                     publish_quarantine(client, result.quarantine)
                     totals["records"] += result.records.height
                     totals["rows"] += result.rows.height

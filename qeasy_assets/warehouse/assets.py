@@ -155,21 +155,29 @@ def warehouse_assets(
     warehouse: ClickHouseResource,
     alerting: AlertingResource,
 ):
-    """Rebuild the DWS months the days' records touch, then the ADS months (and 7-day windows) they change."""
+    """Publish what staging changed since the last refresh, then recompute the metric days it touches."""
     days = partition_days(context)
     with staging.get_connection() as conn, warehouse.session() as client:
-        result = refresh(conn, client, days)
+        result = refresh(conn, client)
         check_results = evaluate(client, result)
         figures = glance(client, max(days), alerting.min_orders)
     for spec in SPECS:
         table = spec.key.to_user_string()
-        months = sorted(result.months.get(table, set()))
+        changed = result.days.get(table, [])
         yield dg.MaterializeResult(
             asset_key=spec.key,
             metadata={
-                "months_rebuilt": ", ".join(map(str, months)) or "none",
-                "rows": dg.MetadataValue.int(result.rows.get(table, 0)),
+                "rows": dg.MetadataValue.int(result.written.get(table, 0)),  # written by this refresh
+                "days_rewritten": len(changed),
+                "days": _span(changed),
                 **figures.get(table, {}),
             },
         )
     yield from check_results
+
+
+def _span(days: list[date]) -> str:
+    """A short text for a set of days: 'none', one day, or the first and last with a count."""
+    if not days:
+        return "none"
+    return str(days[0]) if len(days) == 1 else f"{days[0]} .. {days[-1]} ({len(days)} days)"

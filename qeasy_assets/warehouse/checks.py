@@ -1,4 +1,5 @@
-"""Checks on the published tables, run right after each refresh, over the whole tables.
+"""Checks on the published tables, run right after each refresh, over what the refresh wrote: the
+records it republished and the metric days it recomputed (read back by their publish version).
 
 - `latest_version` (blocking, wide tables): one row per grain, and the lines of one version per record.
 - `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views.
@@ -9,10 +10,10 @@
 import dagster as dg
 from clickhouse_connect.driver.client import Client
 
+from qeasy.warehouse.dws import FACTS
 from qeasy.warehouse.refresh import Refresh
 from qeasy_assets.partitions import daily
 
-LATEST = {"dws_sale_out": ("io_id", "ioi_id"), "dws_after_sale": ("as_id", "asi_id")}
 CHECKS = [
     *(
         dg.AssetCheckSpec(
@@ -22,7 +23,7 @@ CHECKS = [
             partitions_def=daily,
             description="One row per grain; every record shows the lines of its newest version only.",
         )
-        for table in LATEST
+        for table in (fact.table for fact in FACTS)
     ),
     dg.AssetCheckSpec(
         "reconciled",
@@ -45,38 +46,44 @@ CHECKS = [
 ]
 
 
-def _one(client: Client, query: str) -> int:
-    return int(client.query(query).result_rows[0][0])
+def _one(client: Client, query: str, **parameters) -> int:
+    return int(client.query(query, parameters=parameters).result_rows[0][0])
 
 
 def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
+    version = {"v": refresh.version}
     results = []
-    for table, (record, line) in LATEST.items():
-        duplicates = _one(client, f"SELECT count() - uniqExact({record}, {line}) FROM v_{table}")
-        mixed = _one(
-            client,
-            f"SELECT count() FROM (SELECT {record} FROM {table} FINAL GROUP BY {record} "
-            "HAVING uniqExact(ts) > 1)",
-        )
+    for fact in FACTS:
+        record, line = fact.key, fact.line
+        # The records this refresh wrote, as readers see them now.
+        rows = (f"SELECT * FROM v_{fact.table} WHERE {record} IN "
+                f"(SELECT {record} FROM {fact.table} WHERE publish_version = {{v:UInt64}})")
+        duplicates = _one(client, f"SELECT count() - uniqExact({record}, {line}) FROM ({rows})", **version)
+        mixed = _one(client, f"SELECT count() FROM (SELECT {record} FROM ({rows}) GROUP BY {record} "
+                             "HAVING uniqExact(ts) > 1)", **version)
         results.append(
             dg.AssetCheckResult(
-                asset_key=table,
+                asset_key=fact.table,
                 check_name="latest_version",
                 passed=duplicates == 0 and mixed == 0,
-                metadata={"duplicate_grain_rows": duplicates, "records_with_several_versions": mixed},
+                metadata={"records_checked": refresh.records.get(fact.dataset, 0),
+                          "duplicate_grain_rows": duplicates, "records_with_several_versions": mixed},
             )
         )
-    ads = client.query("SELECT sum(out_orders), sum(refund_orders) FROM v_ads_shop_daily").result_rows[0]
-    days = "stat_date IN (SELECT DISTINCT stat_date FROM v_ads_shop_daily)"
+    days = {"days": refresh.days.get("ads_shop_daily", [])}
+    ads = client.query("SELECT sum(out_orders), sum(refund_orders) FROM v_ads_shop_daily "
+                       "WHERE stat_date IN {days:Array(Date)}", parameters=days).result_rows[0]
     out = _one(
         client,
-        f"SELECT uniqExact(io_id) FROM (SELECT io_id, toDate(io_date) AS stat_date "
-        f"FROM v_dws_sale_out WHERE status = 'Confirmed' AND shop_id IS NOT NULL) WHERE {days}",
+        "SELECT uniqExact(io_id) FROM v_dws_sale_out WHERE status = 'Confirmed' AND shop_id IS NOT NULL "
+        "AND io_date IS NOT NULL AND biz_date IN {days:Array(Date)}",  # biz_date: io_date's day
+        **days,
     )
     refunds = _one(
         client,
-        f"SELECT uniqExact(as_id) FROM (SELECT as_id, biz_date AS stat_date "
-        f"FROM v_dws_after_sale WHERE is_refund = 1 AND shop_id IS NOT NULL) WHERE {days}",
+        "SELECT uniqExact(as_id) FROM v_dws_after_sale WHERE is_refund = 1 AND shop_id IS NOT NULL "
+        "AND biz_date IN {days:Array(Date)}",
+        **days,
     )
     results.append(
         dg.AssetCheckResult(
@@ -85,6 +92,7 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
             severity=dg.AssetCheckSeverity.WARN,
             passed=(int(ads[0] or 0), int(ads[1] or 0)) == (out, refunds),
             metadata={
+                "days_checked": len(days["days"]),
                 "ads_out_orders": int(ads[0] or 0),
                 "dws_out_orders": out,
                 "ads_refund_orders": int(ads[1] or 0),
@@ -92,15 +100,18 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
             },
         )
     )
+    written = "publish_version = {v:UInt64} AND is_deleted = 0"
     bad_rates = _one(
         client,
         "SELECT countIf((after_sale_rate_7d IS NULL) != (out_orders_7d = 0) OR "
-        "NOT isFinite(ifNull(after_sale_rate_7d, 0))) FROM v_ads_sku_after_sale_7d",
+        f"NOT isFinite(ifNull(after_sale_rate_7d, 0))) FROM ads_sku_after_sale_7d WHERE {written}",
+        **version,
     )
     bad_stock = _one(
         client,
         "SELECT countIf(end_qty < 0 OR (turnover_days IS NULL) != (out_qty_7d = 0) OR "
-        "NOT isFinite(ifNull(turnover_days, 0))) FROM v_ads_inventory_turnover",
+        f"NOT isFinite(ifNull(turnover_days, 0))) FROM ads_inventory_turnover WHERE {written}",
+        **version,
     )
     for table, bad in (("ads_sku_after_sale_7d", bad_rates), ("ads_inventory_turnover", bad_stock)):
         results.append(
@@ -109,7 +120,7 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
                 check_name="well_defined",
                 passed=bad == 0,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"bad_rows": bad},
+                metadata={"rows_checked": refresh.written.get(table, 0), "bad_rows": bad},
             )
         )
     return results

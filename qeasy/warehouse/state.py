@@ -1,0 +1,49 @@
+"""What the published tables hold, kept beside them in ClickHouse (so a wiped warehouse or a new
+staging file starts over instead of trusting the other): the publish version of the last refresh,
+the staging change sequence each dataset is published up to, and the days that have metrics."""
+
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+from clickhouse_connect.driver.client import Client
+
+
+@dataclass
+class PublishState:
+    """One refresh's view of the state: its own publish version (higher than every earlier one)
+    and, per dataset, the change sequence already published (absent: publish everything)."""
+
+    staging: str
+    version: int
+    published: dict[str, int] = field(default_factory=dict)
+
+
+def begin(client: Client, staging: str) -> PublishState:
+    """The state for a refresh of the warehouse from the staging file `staging`."""
+    rows = client.query("SELECT name, value, staging FROM _refresh_state FINAL").result_rows
+    last = max((value for name, value, _ in rows if name == "publish"), default=0)
+    published = {name.removeprefix("seq:"): value for name, value, owner in rows
+                 if name.startswith("seq:") and owner == staging}
+    # Wall-clock microseconds keep versions readable; the +1 keeps them rising if the clock is not.
+    return PublishState(staging, max(last + 1, time.time_ns() // 1000), published)
+
+
+def commit(client: Client, state: PublishState, sequences: dict[str, int]) -> None:
+    """Record that the refresh published every change up to `sequences` (dataset -> sequence)."""
+    rows = [("publish", state.version), *((f"seq:{name}", seq) for name, seq in sequences.items())]
+    client.insert("_refresh_state", [(name, value, state.staging, state.version) for name, value in rows],
+                  column_names=["name", "value", "staging", "publish_version"])
+    state.published.update(sequences)
+
+
+def published_days(client: Client) -> set[date]:
+    """Days the metric tables have been computed for."""
+    return {row[0] for row in client.query("SELECT day FROM _published_days FINAL").result_rows}
+
+
+def add_published_days(client: Client, days: set[date]) -> None:
+    if days:
+        frame = pl.DataFrame({"day": sorted(days)}, schema={"day": pl.Date})
+        client.insert_df_arrow("_published_days", frame)
