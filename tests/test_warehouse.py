@@ -3,36 +3,20 @@ alone), through late changes, and in any load order."""
 
 from datetime import date, timedelta
 
-import polars as pl
-from polars.testing import assert_frame_equal
-
-from tests.ingest_helpers import truth
-from tests.warehouse_helpers import Chain, checksums, downstream_of_ods, duplicate_a_line_id, query
-from tests.warehouse_oracle import oracle_ads
+from tests.warehouse_helpers import (
+    Chain,
+    assert_ads_match,
+    checksums,
+    downstream_of_ods,
+    duplicate_a_line_id,
+    query,
+    window,
+)
 
 DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
 T1, T2 = "2026-11-08 00:00:00", "2026-11-15 00:00:00"  # the ends of days 7 and 14
 DIRTY = {"negative_qty": 0.01, "unknown_status": 0.01, "hidden_sku": 0.05, "bad_values": 0.005,
          "missing_key": 0.005, "null_fields": 0.02}
-
-
-def _window(server, dataset: str, begin: str, end: str) -> list[dict]:
-    return list(truth(server, dataset, begin, end).values())
-
-
-def _ads(home, table: str, columns: list[str]) -> pl.DataFrame:
-    frame = query(home, f"SELECT {', '.join(columns)} FROM v_{table} ORDER BY ALL")
-    return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-
-
-def _assert_ads_match(server, home, seen_inventory: list[dict]) -> None:
-    begin, end = f"{DAYS[0]} 00:00:00", T2
-    expected = oracle_ads(_window(server, "sales_out", begin, end), _window(server, "after_sale", begin, end),
-                          seen_inventory, DAYS)
-    for table, frame in expected.items():
-        got = _ads(home, table, frame.columns)
-        assert got.height == frame.height > 0, table
-        assert_frame_equal(got, frame, check_dtypes=False, abs_tol=0.005)
 
 
 def _late_changes(home) -> dict[str, int]:
@@ -65,10 +49,10 @@ def test_metrics_equal_an_independent_oracle_through_late_changes_and_any_load_o
     home = tmp_path / "home"
     chain = Chain(server, home)
     assert chain.shops().success
-    seen_inventory = _window(server, "inventory", f"{DAYS[0]} 00:00:00", T1)
+    seen_inventory = window(server, "inventory", f"{DAYS[0]} 00:00:00", T1)
     assert chain.main(DAYS[0], DAYS[6]).success  # days 1-7, seen at the end of day 7
     caller.admin("clock", {"pin": T2})
-    seen_inventory += _window(server, "inventory", f"{DAYS[0]} 00:00:00", T2)
+    seen_inventory += window(server, "inventory", f"{DAYS[0]} 00:00:00", T2)
     report = chain.main(DAYS[7], DAYS[13])  # days 8-14: late versions of days 1-7 arrive
     assert report.success and not any(step.blocking_failed for step in report.steps)
 
@@ -77,13 +61,13 @@ def test_metrics_equal_an_independent_oracle_through_late_changes_and_any_load_o
     hidden = query(home, "SELECT count() AS n FROM v_ads_sku_after_sale_7d WHERE sku_name IS NOT NULL AND "
                          "sku_id IN (SELECT sku_id FROM v_dim_sku WHERE found_by = 'id lookup')")["n"][0]
     assert hidden > 0  # SKUs only findable by id carry their names into the metrics
-    _assert_ads_match(server, home, seen_inventory)
+    assert_ads_match(server, home, DAYS, T2, seen_inventory)
 
     first = checksums(home)
     for day in reversed(DAYS):  # days 1-14 again, newest first, one run per day
         assert chain.main(day).success
     assert checksums(home) == first
-    _assert_ads_match(server, home, seen_inventory)
+    assert_ads_match(server, home, DAYS, T2, seen_inventory)
 
 
 FAST = {"per_second": 10_000, "per_minute": 1_000_000}

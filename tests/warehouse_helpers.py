@@ -5,13 +5,15 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from qeasy.runner import RunReport, run_job
 from qeasy.sandbox import SandboxServer
 from qeasy.settings import load_settings
 from qeasy.warehouse.clickhouse import session
 from qeasy_assets.definitions import build_definitions
-from tests.ingest_helpers import env_for
+from tests.ingest_helpers import env_for, truth
+from tests.warehouse_oracle import oracle_ads
 
 CONTRACT = ["dim_shop", "dim_sku", "dws_sale_out", "dws_after_sale", "dws_inventory", "dws_inventory_daily",
             "ads_shop_daily", "ads_sku_after_sale_7d", "ads_inventory_turnover", "dq_quarantine"]
@@ -64,3 +66,22 @@ def downstream_of_ods(defs: dg.Definitions) -> list[str]:
     """Every asset but the ODS pulls: re-runs the chain on what is staged."""
     names = (key.to_user_string() for key in defs.resolve_all_asset_keys())
     return [name for name in names if not name.startswith("ods_")]
+
+
+def window(server: SandboxServer, dataset: str, begin: str, end: str) -> list[dict]:
+    """The sandbox's latest version of every record of `dataset` modified in [begin, end]."""
+    return list(truth(server, dataset, begin, end).values())
+
+
+def assert_ads_match(server: SandboxServer, home: Path, days: list[date], end: str,
+                     seen_inventory: list[dict]) -> None:
+    """Every ADS row equals the independent oracle's over `days` (ingested), with the ERP's truth
+    up to `end` and the inventory versions the runs saw."""
+    begin = f"{days[0]} 00:00:00"
+    expected = oracle_ads(window(server, "sales_out", begin, end), window(server, "after_sale", begin, end),
+                          seen_inventory, days)
+    for table, frame in expected.items():
+        got = query(home, f"SELECT {', '.join(frame.columns)} FROM v_{table} ORDER BY ALL")
+        got = got.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+        assert got.height == frame.height > 0, table
+        assert_frame_equal(got, frame, check_dtypes=False, abs_tol=0.005)
