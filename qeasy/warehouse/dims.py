@@ -3,17 +3,23 @@
 import polars as pl
 from clickhouse_connect.driver.client import Client
 
-from qeasy.warehouse.publish import insert, replace_all
+from qeasy.warehouse.publish import insert, key_table, replace_all
 
 
 def publish_skus(client: Client, rows: pl.DataFrame, found_by: str, labels: dict[str, str]) -> int:
-    """Add SKU versions (the newest `modified` wins); `found_by` says how they were found."""
+    """Add the SKU versions dim_sku lacks (the newest `modified` wins); `found_by` says how they
+    were found. Returns the versions added."""
     frame = rows.with_columns(
         enabled=pl.col("enabled").cast(pl.Int8, strict=False),
         enabled_label=pl.col("enabled").cast(pl.String).replace_strict(labels, default=None),
         version=pl.col("modified").dt.epoch("ms").fill_null(0).clip(lower_bound=0).cast(pl.UInt64),
         found_by=pl.lit(found_by),
     )
+    if frame.height:  # a SKU re-read unchanged (the near-real-time pull's overlap) is not written again
+        with key_table(client, frame.select(k=pl.col("sku_id").unique()), "k String") as keys:
+            known = client.query_df_arrow(f"SELECT sku_id, version FROM dim_sku WHERE sku_id IN "
+                                          f"(SELECT k FROM {keys})", dataframe_library="polars")
+        frame = frame.join(known, on=["sku_id", "version"], how="anti")
     insert(client, "dim_sku", frame)
     return frame.height
 
@@ -28,12 +34,9 @@ def missing_skus(client: Client, sku_ids: list[str]) -> list[str]:
     """Those of `sku_ids` that `dim_sku` lacks."""
     if not sku_ids:
         return []
-    known = {
-        row[0]
-        for row in client.query(
-            "SELECT sku_id FROM dim_sku WHERE sku_id IN {ids:Array(String)}", parameters={"ids": sku_ids}
-        ).result_rows
-    }
+    with key_table(client, pl.DataFrame({"k": sku_ids}, schema={"k": pl.String}), "k String") as keys:
+        known = {row[0] for row in client.query(
+            f"SELECT sku_id FROM dim_sku WHERE sku_id IN (SELECT k FROM {keys})").result_rows}
     return sorted(set(sku_ids) - known)
 
 
