@@ -8,13 +8,14 @@ So re-running any day, in any order, gives the same contents, and an order's van
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import polars as pl
 from clickhouse_connect.driver.client import Client
 
+from qeasy.warehouse import state
 from qeasy.warehouse.dims import shop_names, sku_attributes
 from qeasy.warehouse.publish import insert, key_table, upsert
 
@@ -33,14 +34,6 @@ class Fact:
 
 FACTS = (Fact("sales_out", "dws_sale_out", "io_id", "ioi_id"),
          Fact("after_sale", "dws_after_sale", "as_id", "asi_id"))
-
-
-@dataclass
-class Published:
-    """What one dataset's republishing touched."""
-
-    records: int = 0
-    days: set[date] = field(default_factory=set)  # business days of the old and the new versions
 
 
 def _latest(dataset: str, key: str, where: str) -> str:
@@ -110,9 +103,10 @@ def _month(day: pl.Expr) -> pl.Expr:
 
 
 def publish_fact(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, fact: Fact,
-                 keys: pl.Series, version: int) -> Published:
-    """Republish the records `keys` (ids) of `fact.table` from their latest versions in DWD."""
-    result = Published()
+                 keys: pl.Series, version: int) -> int:
+    """Republish the records `keys` (ids) of `fact.table` from their latest versions in DWD, noting
+    the business days of their old and new versions as pending; the records republished."""
+    records = 0
     for chunk in _chunks(keys):
         low, high = chunk[0], chunk[-1]
         ids = pl.DataFrame({"k": chunk})
@@ -131,11 +125,12 @@ def publish_fact(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensio
             # A record keeps the partition of the month it was first published in.
             rows = _wide(dims, fact, new).join(old.drop("days"), on=fact.key, how="left").with_columns(
                 part_month=pl.coalesce("part_month", _month(pl.col("biz_date"))))
+            days = set(old["days"].explode().drop_nulls()) | set(rows["biz_date"].drop_nulls())
+            state.add_pending_days(client, fact.dataset, days)  # before the write: see state.py
             upsert(client, fact.table, f"{fact.key}, {fact.line}", scope, version,
                    lambda stage, rows=rows: insert(client, stage, rows))
-        result.records += chunk.len()
-        result.days |= set(old["days"].explode().drop_nulls()) | set(rows["biz_date"].drop_nulls())
-    return result
+        records += chunk.len()
+    return records
 
 
 def found_skus(client: Client, fact: Fact) -> pl.Series:
@@ -187,9 +182,9 @@ END_OF_DAY = CELLS + """,
 
 
 def publish_inventory_daily(conn: duckdb.DuckDBPyConnection, client: Client, changed: pl.DataFrame,
-                            new_days: list[date], loaded: list[date], version: int) -> set[date]:
+                            new_days: list[date], loaded: list[date], version: int) -> None:
     """Republish end-of-day stock for the cells that can change (CELLS; `changed`: record_key and
-    first_day of the SKUs changed). Returns the days of those cells."""
+    first_day of the SKUs changed), noting their days as pending."""
     conn.register("changed_skus", changed.to_arrow())
     try:
         cells = conn.execute(CELLS + " SELECT DISTINCT stat_date, sku_id FROM cells", [loaded, new_days]).pl()
@@ -197,9 +192,9 @@ def publish_inventory_daily(conn: duckdb.DuckDBPyConnection, client: Client, cha
     finally:
         conn.unregister("changed_skus")
     if cells.is_empty():
-        return set()
+        return
+    state.add_pending_days(client, "inventory", set(cells["stat_date"]))
     with key_table(client, cells, "stat_date Date, sku_id String") as table:
         upsert(client, "dws_inventory_daily", "stat_date, sku_id",
                f"(stat_date, sku_id) IN (SELECT stat_date, sku_id FROM {table})", version,
                lambda stage: insert(client, stage, daily))
-    return set(cells["stat_date"])

@@ -20,7 +20,7 @@ from qeasy.warehouse.ads import ADS, publish_metrics, window
 from qeasy.warehouse.dws import (
     FACTS,
     Dimensions,
-    Published,
+    Fact,
     found_skus,
     publish_fact,
     publish_inventory,
@@ -29,6 +29,7 @@ from qeasy.warehouse.dws import (
 from qeasy.warehouse.publish import written
 
 FACT_DATASETS = ("sales_out", "after_sale", "inventory")
+STOCK = ("dws_inventory", "dws_inventory_daily")
 
 
 @dataclass
@@ -39,14 +40,33 @@ class Refresh:
     records: dict[str, int] = field(default_factory=dict)  # dataset -> records republished
 
 
-def _ids(keys: pl.Series) -> pl.Series:
-    """Record ids from staged record keys (key-less records never reach DWD)."""
-    return keys.cast(pl.Int64, strict=False).drop_nulls()
-
-
 def _published_ids(client: Client, table: str, key: str) -> pl.Series:
     return client.query_df_arrow(f"SELECT DISTINCT {key} FROM {table} FINAL",
                                  dataframe_library="polars").get_column(key)
+
+
+def _facts(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, fact: Fact,
+           now: state.PublishState, upto: int) -> int:
+    """Republish the records of one fact dataset that changed (all of them in a rebuild, with every
+    record published before, so that those staging no longer has go)."""
+    after = now.published.get(fact.dataset)
+    staged = changes(conn, fact.dataset, after, upto)["record_key"]
+    ids = staged.cast(pl.Int64, strict=False).drop_nulls()  # key-less records never reach DWD
+    extra = _published_ids(client, fact.table, fact.key) if after is None else found_skus(client, fact)
+    return publish_fact(conn, client, dims, fact, pl.concat([ids, extra]), now.version)
+
+
+def _stock(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, now: state.PublishState,
+           upto: int, loaded: list[date], new_days: set[date]) -> int:
+    """Republish current and end-of-day stock of the SKUs that changed (all in a rebuild)."""
+    after = now.published.get("inventory")
+    changed = changes(conn, "inventory", after, upto)
+    if after is None and loaded:  # a rebuild: from the first day, SKUs published before included
+        published = pl.DataFrame({"record_key": _published_ids(client, "dws_inventory", "sku_id"),
+                                  "first_day": min(loaded)}, schema=changed.schema)
+        changed = pl.concat([changed, published])
+    publish_inventory_daily(conn, client, changed, sorted(new_days), loaded, now.version)
+    return publish_inventory(conn, client, dims, changed["record_key"], now.version)
 
 
 def refresh(conn: duckdb.DuckDBPyConnection, client: Client) -> Refresh:
@@ -58,48 +78,31 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client) -> Refresh:
     new_days = set(loaded) - already
     dims = Dimensions.read(client)
     result = Refresh(now.version)
-    touched: dict[str, Published] = {}
     for fact in FACTS:
-        if not table_exists(conn, fact.dataset):
-            continue
-        after = now.published.get(fact.dataset)
-        keys = _ids(changes(conn, fact.dataset, after, upto)["record_key"])
-        # A rebuild also republishes what is published, so that records staging no longer has go.
-        extra = _published_ids(client, fact.table, fact.key) if after is None else found_skus(client, fact)
-        touched[fact.dataset] = publish_fact(conn, client, dims, fact, pl.concat([keys, extra]),
-                                             now.version)
-    inventory_days: set[date] = set()
+        if table_exists(conn, fact.dataset):
+            result.records[fact.dataset] = _facts(conn, client, dims, fact, now, upto)
     if table_exists(conn, "inventory"):
-        after = now.published.get("inventory")
-        changed = changes(conn, "inventory", after, upto)
-        if after is None:  # a rebuild: every SKU from the first day, and those published before
-            published = _published_ids(client, "dws_inventory", "sku_id")
-            changed = pl.concat([changed, pl.DataFrame({"record_key": published, "first_day": min(loaded)},
-                                                       schema=changed.schema)]) if loaded else changed
-        result.records["inventory"] = publish_inventory(conn, client, dims, changed["record_key"],
-                                                        now.version)
-        inventory_days = publish_inventory_daily(conn, client, changed, sorted(new_days), loaded, now.version)
-    for dataset, published in touched.items():
-        result.records[dataset] = published.records
-    sales = touched.get("sales_out", Published()).days
-    refunds = touched.get("after_sale", Published()).days
-    rebuild = any(now.published.get(dataset) is None for dataset in FACT_DATASETS)
-    metric_days = {
-        "ads_shop_daily": sales | refunds,
-        "ads_sku_after_sale_7d": window(sales | refunds),
-        "ads_inventory_turnover": window(sales) | inventory_days,
-    }
-    stale = already - set(loaded) if rebuild else set()
+        result.records["inventory"] = _stock(conn, client, dims, now, upto, loaded, new_days)
+
+    # Business days noted by the publishing above, and any a refresh that died left behind.
+    pending = state.pending_days(client)
+    sales, refunds, stock = (pending.get(name, set()) for name in FACT_DATASETS)
+    metric_days = {"ads_shop_daily": sales | refunds, "ads_sku_after_sale_7d": window(sales | refunds),
+                   "ads_inventory_turnover": window(sales) | stock}
+    rebuild = any(dataset not in now.published for dataset in result.records)
+    stale = already - set(loaded) if rebuild else set()  # days no longer staged lose their metrics
     for table in ADS:
         days = (metric_days[table] | new_days) & set(loaded)
         publish_metrics(client, table, days, stale, now.version)
         result.days[table] = sorted(days | stale)
     state.add_published_days(client, new_days)
-    state.commit(client, now, dict.fromkeys(FACT_DATASETS, upto))
+    state.clear_pending_days(client)
+    # Only the datasets staging has: one it gains later is published whole then.
+    state.commit(client, now, dict.fromkeys(result.records, upto))
     forget_changes(conn, upto)
-    for fact in FACTS:
-        result.days[fact.table] = sorted(touched.get(fact.dataset, Published()).days)
-    result.days["dws_inventory_daily"] = sorted(inventory_days)
-    tables = [fact.table for fact in FACTS] + ["dws_inventory", "dws_inventory_daily", *ADS]
+
+    result.days |= {fact.table: sorted(pending.get(fact.dataset, set())) for fact in FACTS}
+    result.days["dws_inventory_daily"] = sorted(stock)
+    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS]
     result.written = {table: written(client, table, now.version) for table in tables}
     return result

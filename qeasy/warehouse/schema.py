@@ -129,10 +129,11 @@ INITIAL = [
 # record stays in the partition of the month it was first published in (`part_month`): all its rows
 # are in one part of every insert, so a reader sees either its old or its new version, never both
 # or neither, even when its business day moves to another month.
-PUBLISHED = "publish_version UInt64, is_deleted UInt8"
+# The index on publish_version finds what one refresh wrote (its checks read that back).
+PUBLISHED = ("publish_version UInt64, is_deleted UInt8, "
+             "INDEX publish_idx publish_version TYPE minmax GRANULARITY 1")
 INTERNAL = "publish_version, is_deleted"
-FACT_INDEXES = ("INDEX biz_date_idx biz_date TYPE minmax GRANULARITY 1, "
-                "INDEX publish_idx publish_version TYPE minmax GRANULARITY 1")
+FACT_INDEXES = "INDEX biz_date_idx biz_date TYPE minmax GRANULARITY 1"
 ENGINE = "ENGINE = ReplacingMergeTree(publish_version, is_deleted)"
 BY_DAY = "PARTITION BY toYYYYMM(stat_date)"
 REPUBLISHED = {
@@ -163,11 +164,13 @@ def _republished(table: str) -> list[str]:
 
 INCREMENTAL = [
     *(statement for table in REPUBLISHED for statement in _republished(table)),
-    # What the published tables hold: the newest publish version, the staging change sequence each
-    # dataset is published up to (for the staging file `staging` names), and the days with metrics.
+    # What the published tables hold (qeasy.warehouse.state): the newest publish version, the staging
+    # change sequence each dataset is published up to (for the staging file `staging` names), the
+    # days with metrics, and the days whose records changed before their metrics did.
     """CREATE TABLE IF NOT EXISTS _refresh_state (name String, value UInt64, staging String,
         publish_version UInt64) ENGINE = ReplacingMergeTree(publish_version) ORDER BY name""",
     "CREATE TABLE IF NOT EXISTS _published_days (day Date) ENGINE = ReplacingMergeTree ORDER BY day",
+    "CREATE TABLE IF NOT EXISTS _pending_days (dataset String, day Date) ENGINE = MergeTree ORDER BY day",
 ]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [

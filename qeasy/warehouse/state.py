@@ -1,6 +1,9 @@
 """What the published tables hold, kept beside them in ClickHouse (so a wiped warehouse or a new
 staging file starts over instead of trusting the other): the publish version of the last refresh,
-the staging change sequence each dataset is published up to, and the days that have metrics."""
+the staging change sequence each dataset is published up to, the days that have metrics, and the
+business days whose records were rewritten but whose metrics may not be yet (`_pending_days`,
+written before the records: a refresh that dies in between leaves them to the next one, which
+would otherwise find the new versions already published and miss the days of the old ones)."""
 
 import time
 from dataclasses import dataclass, field
@@ -47,3 +50,23 @@ def add_published_days(client: Client, days: set[date]) -> None:
     if days:
         frame = pl.DataFrame({"day": sorted(days)}, schema={"day": pl.Date})
         client.insert_df_arrow("_published_days", frame)
+
+
+def add_pending_days(client: Client, dataset: str, days: set[date]) -> None:
+    """Note business days of `dataset` whose metrics must be recomputed."""
+    if days:
+        client.insert("_pending_days", [(dataset, day) for day in sorted(days)],
+                      column_names=["dataset", "day"])
+
+
+def pending_days(client: Client) -> dict[str, set[date]]:
+    """dataset -> business days noted and not yet cleared (left by a refresh that died)."""
+    days: dict[str, set[date]] = {}
+    for dataset, day in client.query("SELECT DISTINCT dataset, day FROM _pending_days").result_rows:
+        days.setdefault(dataset, set()).add(day)
+    return days
+
+
+def clear_pending_days(client: Client) -> None:
+    """The metrics of every noted day are recomputed (refreshes run one at a time)."""
+    client.command("TRUNCATE TABLE _pending_days")
