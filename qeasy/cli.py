@@ -31,16 +31,19 @@ def main() -> None:
 @click.option("--seed", default=SandboxConfig.seed, show_default=True, type=int)
 @click.option("--clock", default=None, metavar="'YYYY-MM-DD HH:MM:SS'",
               help="Pin the merchant's clock at a Beijing time (default: the wall clock).")
+@click.option("--first-day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First Beijing day with orders (default: January 1st of the year before last).")
 @click.option("--orders-per-hour", default=SandboxConfig.orders_per_hour, show_default=True, type=float)
 @click.option("--profile", type=click.Choice(["daily", "peak"]), default="daily", show_default=True)
 @click.option("--skus", default=SandboxConfig.skus, show_default=True, type=int)
 @click.option("--per-second", default=SandboxConfig.per_second, show_default=True, type=int)
 @click.option("--per-minute", default=SandboxConfig.per_minute, show_default=True, type=int)
-def sandbox(host: str, port: int, seed: int, clock: str | None, orders_per_hour: float, profile: str,
-            skus: int, per_second: int, per_minute: int) -> None:
+def sandbox(host: str, port: int, seed: int, clock: str | None, first_day: datetime | None,
+            orders_per_hour: float, profile: str, skus: int, per_second: int, per_minute: int) -> None:
     """Serve the ERP sandbox until stopped (Ctrl-C)."""
+    history = {"epoch": first_day.date().isoformat()} if first_day else {}
     config = SandboxConfig(seed=seed, clock=clock, orders_per_hour=orders_per_hour, profile=profile,
-                           skus=skus, per_second=per_second, per_minute=per_minute)
+                           skus=skus, per_second=per_second, per_minute=per_minute, **history)
     server = SandboxServer(config, host=host, port=port)
     click.echo(f"ERP sandbox serving the Jushuitan open API at {server.url} "
                f"(app_key {config.app_key}; limits {per_second}/s, {per_minute}/min). Ctrl-C stops it.")
@@ -185,7 +188,7 @@ def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
 def _start_sandbox(settings: Settings, port: int = 0) -> SandboxProcess:
     """The embedded sandbox in a child process, limited exactly like the configured budget."""
     return SandboxProcess(port, seed=settings.sandbox_seed, clock=settings.sandbox_clock,
-                          orders_per_hour=settings.sandbox_orders_per_hour,
+                          first_day=settings.first_day, orders_per_hour=settings.sandbox_orders_per_hour,
                           per_second=settings.rate_per_second, per_minute=settings.rate_per_minute).start()
 
 
