@@ -13,7 +13,7 @@ import click
 from qeasy.erp.budget import CallBudget
 from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, RetryPolicy
 from qeasy.erp.endpoints import ENDPOINTS
-from qeasy.erp.times import BEIJING
+from qeasy.erp.times import bj_today
 from qeasy.runner import RunReport, dagster_home, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer
 from qeasy.sandbox.process import SandboxProcess
@@ -63,10 +63,11 @@ def sandbox(host: str, port: int, seed: int, clock: str | None, first_day: datet
 def run(start: datetime | None, end: datetime | None) -> None:
     """The main job for the Beijing days START..END (default: the last 7 complete days)."""
     settings = _settings()
-    last = end.date() if end else datetime.now(BEIJING).date() - timedelta(days=1)
-    first = start.date() if start else last - timedelta(days=6)
-    if first > last:
-        _fail("--start must not be after --end")
+    try:  # before any work: a refused range leaves QEASY_HOME untouched
+        first, last = day_range(start.date() if start else None, end.date() if end else None,
+                                settings.first_day, bj_today())
+    except ValueError as exc:
+        _fail(str(exc))
     with _erp(settings) as base_url:
         click.echo(f"qeasy run {first}..{last}  ERP {base_url}  budget "
                    f"{settings.rate_per_second}/s {settings.rate_per_minute}/min")
@@ -143,6 +144,25 @@ def dev(port: int, sandbox_port: int) -> None:
     finally:
         if sandbox:
             sandbox.stop()
+
+
+def day_range(start: date | None, end: date | None, first_day: date, today: date) -> tuple[date, date]:
+    """The days `qeasy run` covers: START..END, by default the last 7 complete days (from the first
+    day of history when it is younger). ValueError, naming the option and the bound, when the range
+    is empty, starts before the first day of history or ends after today."""
+    last = end or today - timedelta(days=1)
+    first = start or max(last - timedelta(days=6), first_day)
+    history = f"the first day of history {first_day} (QEASY_FIRST_DAY)"
+    end_name = "--end" if end else "yesterday"
+    if first < first_day:
+        raise ValueError(f"--start {first} is before {history}")
+    if last < first_day:
+        raise ValueError(f"{end_name} {last} is before {history}")
+    if last > today:
+        raise ValueError(f"--end {last} is after today {today} (Beijing time)")
+    if first > last:
+        raise ValueError(f"--start {first} is after {end_name} {last}")
+    return first, last
 
 
 def _settings() -> Settings:
