@@ -3,11 +3,15 @@ alone), through late changes, and in any load order."""
 
 from datetime import date, timedelta
 
-import polars as pl
-from polars.testing import assert_frame_equal
-
 from tests.ingest_helpers import truth
-from tests.warehouse_helpers import Chain, checksums, downstream_of_ods, duplicate_a_line_id, query
+from tests.warehouse_helpers import (
+    Chain,
+    assert_ads_equal,
+    checksums,
+    downstream_of_ods,
+    duplicate_a_line_id,
+    query,
+)
 from tests.warehouse_oracle import oracle_ads
 
 DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
@@ -20,19 +24,10 @@ def _window(server, dataset: str, begin: str, end: str) -> list[dict]:
     return list(truth(server, dataset, begin, end).values())
 
 
-def _ads(home, table: str, columns: list[str]) -> pl.DataFrame:
-    frame = query(home, f"SELECT {', '.join(columns)} FROM v_{table} ORDER BY ALL")
-    return frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-
-
 def _assert_ads_match(server, home, seen_inventory: list[dict]) -> None:
     begin, end = f"{DAYS[0]} 00:00:00", T2
-    expected = oracle_ads(_window(server, "sales_out", begin, end), _window(server, "after_sale", begin, end),
-                          seen_inventory, DAYS)
-    for table, frame in expected.items():
-        got = _ads(home, table, frame.columns)
-        assert got.height == frame.height > 0, table
-        assert_frame_equal(got, frame, check_dtypes=False, abs_tol=0.005)
+    assert_ads_equal(home, oracle_ads(_window(server, "sales_out", begin, end),
+                                      _window(server, "after_sale", begin, end), seen_inventory, DAYS))
 
 
 def _late_changes(home) -> dict[str, int]:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from qeasy.runner import RunReport, run_job
 from qeasy.sandbox import SandboxServer
@@ -35,6 +36,15 @@ class Chain:
 def query(home: Path, sql: str, **parameters) -> pl.DataFrame:
     with session(f"chdb://{home / 'clickhouse'}", "qeasy") as client:
         return client.query_df_arrow(sql, parameters=parameters, dataframe_library="polars")
+
+
+def assert_ads_equal(home: Path, expected: dict[str, pl.DataFrame]) -> None:
+    """Every ADS table as readers see it equals the oracle's frame, row for row (and is not empty)."""
+    for table, frame in expected.items():
+        got = query(home, f"SELECT {', '.join(frame.columns)} FROM v_{table} ORDER BY ALL")
+        got = got.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+        assert got.height == frame.height > 0, table
+        assert_frame_equal(got, frame, check_dtypes=False, abs_tol=0.005)
 
 
 def checksums(home: Path) -> dict[str, tuple[int, int]]:
