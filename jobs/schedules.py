@@ -7,6 +7,7 @@ import dagster as dg
 
 from jobs import main_job
 from qeasy.erp.times import BEIJING
+from qeasy_assets.partitions import FIRST_DAY
 
 
 @dg.schedule(job=main_job, cron_schedule="30 1 * * *", execution_timezone="Asia/Shanghai",
@@ -15,8 +16,10 @@ from qeasy.erp.times import BEIJING
 def daily_refresh(context: dg.ScheduleEvaluationContext):
     """Yesterday read whole: late edits the near-real-time pull's overlap did not reach are caught here."""
     when = (context.scheduled_execution_time or datetime.now(BEIJING)).astimezone(BEIJING)
-    yesterday = (when - timedelta(days=1)).date().isoformat()
-    return dg.RunRequest(run_key=f"daily-{yesterday}", partition_key=yesterday)
+    yesterday = (when - timedelta(days=1)).date()
+    if yesterday < FIRST_DAY:  # history starts today: no partition for yesterday
+        return dg.SkipReason(f"{yesterday} is before the first day of history {FIRST_DAY}")
+    return dg.RunRequest(run_key=f"daily-{yesterday}", partition_key=yesterday.isoformat())
 
 
 schedules = [daily_refresh]

@@ -13,7 +13,7 @@ import click
 from qeasy.erp.budget import CallBudget
 from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, RetryPolicy
 from qeasy.erp.endpoints import ENDPOINTS
-from qeasy.erp.times import BEIJING
+from qeasy.erp.times import bj_today
 from qeasy.runner import RunReport, dagster_home, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer
 from qeasy.sandbox.process import SandboxProcess
@@ -31,16 +31,19 @@ def main() -> None:
 @click.option("--seed", default=SandboxConfig.seed, show_default=True, type=int)
 @click.option("--clock", default=None, metavar="'YYYY-MM-DD HH:MM:SS'",
               help="Pin the merchant's clock at a Beijing time (default: the wall clock).")
+@click.option("--first-day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First Beijing day with orders (default: January 1st of the year before last).")
 @click.option("--orders-per-hour", default=SandboxConfig.orders_per_hour, show_default=True, type=float)
 @click.option("--profile", type=click.Choice(["daily", "peak"]), default="daily", show_default=True)
 @click.option("--skus", default=SandboxConfig.skus, show_default=True, type=int)
 @click.option("--per-second", default=SandboxConfig.per_second, show_default=True, type=int)
 @click.option("--per-minute", default=SandboxConfig.per_minute, show_default=True, type=int)
-def sandbox(host: str, port: int, seed: int, clock: str | None, orders_per_hour: float, profile: str,
-            skus: int, per_second: int, per_minute: int) -> None:
+def sandbox(host: str, port: int, seed: int, clock: str | None, first_day: datetime | None,
+            orders_per_hour: float, profile: str, skus: int, per_second: int, per_minute: int) -> None:
     """Serve the ERP sandbox until stopped (Ctrl-C)."""
+    history = {"epoch": first_day.date().isoformat()} if first_day else {}
     config = SandboxConfig(seed=seed, clock=clock, orders_per_hour=orders_per_hour, profile=profile,
-                           skus=skus, per_second=per_second, per_minute=per_minute)
+                           skus=skus, per_second=per_second, per_minute=per_minute, **history)
     server = SandboxServer(config, host=host, port=port)
     click.echo(f"ERP sandbox serving the Jushuitan open API at {server.url} "
                f"(app_key {config.app_key}; limits {per_second}/s, {per_minute}/min). Ctrl-C stops it.")
@@ -60,10 +63,11 @@ def sandbox(host: str, port: int, seed: int, clock: str | None, orders_per_hour:
 def run(start: datetime | None, end: datetime | None) -> None:
     """The main job for the Beijing days START..END (default: the last 7 complete days)."""
     settings = _settings()
-    last = end.date() if end else datetime.now(BEIJING).date() - timedelta(days=1)
-    first = start.date() if start else last - timedelta(days=6)
-    if first > last:
-        _fail("--start must not be after --end")
+    try:  # before any work: a refused range leaves QEASY_HOME untouched
+        first, last = day_range(start.date() if start else None, end.date() if end else None,
+                                settings.first_day, bj_today())
+    except ValueError as exc:
+        _fail(str(exc))
     with _erp(settings) as base_url:
         click.echo(f"qeasy run {first}..{last}  ERP {base_url}  budget "
                    f"{settings.rate_per_second}/s {settings.rate_per_minute}/min")
@@ -142,6 +146,25 @@ def dev(port: int, sandbox_port: int) -> None:
             sandbox.stop()
 
 
+def day_range(start: date | None, end: date | None, first_day: date, today: date) -> tuple[date, date]:
+    """The days `qeasy run` covers: START..END, by default the last 7 complete days (from the first
+    day of history when it is younger). ValueError, naming the option and the bound, when the range
+    is empty, starts before the first day of history or ends after today."""
+    last = end or today - timedelta(days=1)
+    first = start or max(last - timedelta(days=6), first_day)
+    history = f"the first day of history {first_day} (QEASY_FIRST_DAY)"
+    end_name = "--end" if end else "yesterday"
+    if first < first_day:
+        raise ValueError(f"--start {first} is before {history}")
+    if last < first_day:
+        raise ValueError(f"{end_name} {last} is before {history}")
+    if last > today:
+        raise ValueError(f"--end {last} is after today {today} (Beijing time)")
+    if first > last:
+        raise ValueError(f"--start {first} is after {end_name} {last}")
+    return first, last
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -185,7 +208,7 @@ def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
 def _start_sandbox(settings: Settings, port: int = 0) -> SandboxProcess:
     """The embedded sandbox in a child process, limited exactly like the configured budget."""
     return SandboxProcess(port, seed=settings.sandbox_seed, clock=settings.sandbox_clock,
-                          orders_per_hour=settings.sandbox_orders_per_hour,
+                          first_day=settings.first_day, orders_per_hour=settings.sandbox_orders_per_hour,
                           per_second=settings.rate_per_second, per_minute=settings.rate_per_minute).start()
 
 

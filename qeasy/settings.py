@@ -5,13 +5,15 @@ Every setting is checked at start-up; a wrong one fails with a message naming th
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from dotenv import load_dotenv
 
 from qeasy.cleanse.labels import load_labels
-from qeasy.erp.times import parse_bj
+from qeasy.erp.times import bj_today, default_first_day, parse_bj, parse_day
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 
 SANDBOX_RATES = (40, 2400)  # calls/second, calls/minute when the embedded sandbox is used
@@ -46,21 +48,17 @@ class Settings:
     sandbox_clock: str | None = None  # pin the embedded merchant's clock (demos, tests)
     status_labels_file: str | None = None  # JSON overrides of the BI status labels
     max_anomaly_rate: float = 0.05  # above it the anomaly-rate check warns
+    first_day: date = field(default_factory=default_first_day)  # the first Beijing day of history
 
     @property
     def uses_sandbox(self) -> bool:
         return self.jst_base_url is None
 
 
-def load_settings(env: dict[str, str] | None = None) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from `env` (default: the process environment after reading `.env`)."""
-    if env is None:
-        load_dotenv(Path.cwd() / ".env", override=False)  # the environment wins over .env
-        env = dict(os.environ)
-
-    def get(name: str) -> str | None:
-        value = env.get(name, "").strip()
-        return value or None
+    env = _environment(env)
+    get = _getter(env)
 
     home = Path(get("QEASY_HOME") or ".qeasy").expanduser().resolve()
     dsn = get("QEASY_CLICKHOUSE_DSN") or f"chdb://{home / 'clickhouse'}"
@@ -110,7 +108,42 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sandbox_clock=_clock(get("QEASY_SANDBOX_CLOCK")),
         status_labels_file=_labels(get("QEASY_STATUS_LABELS")),
         max_anomaly_rate=_number(get, "QEASY_MAX_ANOMALY_RATE", 0.05, float, minimum=0),
+        first_day=first_day(env),
     )
+
+
+def first_day(env: Mapping[str, str] | None = None) -> date:
+    """QEASY_FIRST_DAY, the first Beijing day of history (default: `default_first_day`): the daily
+    partitions, built when qeasy_assets is imported, and the embedded sandbox's orders start there."""
+    text = _getter(_environment(env))("QEASY_FIRST_DAY")
+    if text is None:
+        return default_first_day()
+    try:
+        day = parse_day(text)
+    except ValueError as exc:
+        raise SettingsError(f"QEASY_FIRST_DAY must be a day written YYYY-MM-DD (like 2024-01-01), "
+                            f"not {text!r}") from exc
+    if day > bj_today():
+        raise SettingsError(f"QEASY_FIRST_DAY must not be after today (Beijing time), not {text!r}")
+    return day
+
+
+def _environment(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    """`env`, or the process environment after reading `.env` into it."""
+    if env is None:
+        load_dotenv(Path.cwd() / ".env", override=False)  # the environment wins over .env
+        env = os.environ
+    return env
+
+
+def _getter(env: Mapping[str, str]) -> Callable[[str], str | None]:
+    """A reader of `env`'s values, blank ones as None."""
+
+    def get(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    return get
 
 
 def _labels(path: str | None) -> str | None:

@@ -1,13 +1,18 @@
-"""The one partitioning of qeasy: Beijing calendar days, from the first day the ERP has data."""
+"""The one partitioning of qeasy: Beijing calendar days, from the first day of history on."""
 
 from datetime import date, timedelta
 
 import dagster as dg
 
-FIRST_DAY = "2026-01-01"
+from qeasy.settings import first_day
+
+# QEASY_FIRST_DAY as the environment (and `.env`) says now: every asset module builds on `daily`
+# when it is imported, so the partitions are fixed for the life of the code location.
+FIRST_DAY = first_day()
 
 # end_offset=1 keeps today's partition, which the near-real-time pull refreshes while it grows.
-daily = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="Asia/Shanghai", end_offset=1)
+daily = dg.DailyPartitionsDefinition(start_date=FIRST_DAY.isoformat(), timezone="Asia/Shanghai",
+                                     end_offset=1)
 
 # Every day-partitioned asset is re-materialised for today every few seconds by the near-real-time
 # sensor (runs back to back), and freshness counts the newest materialisation of any partition: five

@@ -2,6 +2,7 @@
 
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.request import signed_form
+from tests.conftest import FAST
 from tests.test_sandbox_protocol import WEEK
 
 
@@ -104,3 +105,22 @@ def test_ground_truth_matches_a_full_window_pull(fast) -> None:
         page += 1
     assert truth["count"] == len(pulled) == data["data_count"]
     assert {row["as_id"]: row for row in truth["rows"]} == pulled
+
+
+def test_ids_stay_unique_per_kind_over_ten_years_of_history(make_sandbox) -> None:
+    _, caller = make_sandbox(epoch="2016-11-13", orders_per_hour=20.0, **FAST)
+    first_week = {"modified_begin": "2016-11-13 00:00:00", "modified_end": "2016-11-20 00:00:00"}
+    ids: dict[str, set[int]] = {"o_id": set(), "io_id": set(), "as_id": set()}
+    for window in (first_week, WEEK):
+        for dataset, kinds in (("sales_out", ("o_id", "io_id")), ("after_sale", ("as_id",))):
+            rows = caller.admin("truth", {"dataset": dataset, "begin": window["modified_begin"],
+                                          "end": window["modified_end"]})["rows"]
+            assert rows, (dataset, window)
+            for kind in kinds:
+                ids[kind] |= {row[kind] for row in rows}
+    # Each kind keeps to its own range, ten years on, inside int64.
+    assert max(ids["o_id"]) < min(ids["io_id"]) and max(ids["io_id"]) < min(ids["as_id"])
+    assert max(ids["as_id"]) * 10 + 9 < 2**63  # line ids are the record's id x 10 + line number
+    oldest, newest = min(ids["io_id"]), max(ids["io_id"])
+    found = caller.data("sales_out", {"io_ids": [str(oldest), str(newest)]})["datas"]
+    assert sorted(row["io_id"] for row in found) == [oldest, newest]

@@ -39,6 +39,15 @@ def query(home: Path, sql: str, **parameters) -> pl.DataFrame:
         return client.query_df_arrow(sql, parameters=parameters, dataframe_library="polars")
 
 
+def assert_ads_equal(home: Path, expected: dict[str, pl.DataFrame]) -> None:
+    """Every ADS table as readers see it equals the oracle's frame, row for row (and is not empty)."""
+    for table, frame in expected.items():
+        got = query(home, f"SELECT {', '.join(frame.columns)} FROM v_{table} ORDER BY ALL")
+        got = got.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+        assert got.height == frame.height > 0, table
+        assert_frame_equal(got, frame, check_dtypes=False, abs_tol=0.005)
+
+
 def checksums(home: Path) -> dict[str, tuple[int, int]]:
     """(rows, order-independent hash of every column) of every contract table as readers see it."""
     with session(f"chdb://{home / 'clickhouse'}", "qeasy") as client:
@@ -78,10 +87,5 @@ def assert_ads_match(server: SandboxServer, home: Path, days: list[date], end: s
     """Every ADS row equals the independent oracle's over `days` (ingested), with the ERP's truth
     up to `end` and the inventory versions the runs saw."""
     begin = f"{days[0]} 00:00:00"
-    expected = oracle_ads(window(server, "sales_out", begin, end), window(server, "after_sale", begin, end),
-                          seen_inventory, days)
-    for table, frame in expected.items():
-        got = query(home, f"SELECT {', '.join(frame.columns)} FROM v_{table} ORDER BY ALL")
-        got = got.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-        assert got.height == frame.height > 0, table
-        assert_frame_equal(got, frame, check_dtypes=False, abs_tol=0.005)
+    assert_ads_equal(home, oracle_ads(window(server, "sales_out", begin, end),
+                                      window(server, "after_sale", begin, end), seen_inventory, days))

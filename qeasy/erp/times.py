@@ -1,5 +1,6 @@
 """Beijing time as the ERP writes it: `yyyy-MM-dd HH:mm:ss[.fff]`, UTC+8, no offset in the string."""
 
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 
@@ -46,3 +47,21 @@ def day_of_date(value: date) -> int:
 def date_of_day(day: int) -> date:
     """Calendar date of a day index."""
     return date(1970, 1, 1) + timedelta(days=day)
+
+
+def parse_day(text: str) -> date:
+    """A calendar day written YYYY-MM-DD; ValueError otherwise (fromisoformat alone takes 20240101)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise ValueError(f"not a day written YYYY-MM-DD: {text!r}")
+    return date.fromisoformat(text)
+
+
+def bj_today() -> date:
+    """Today's Beijing calendar date on the wall clock."""
+    return datetime.now(BEIJING).date()
+
+
+def default_first_day() -> date:
+    """The first day of history when none is configured: January 1st of the Beijing year before
+    last, so the two previous calendar years are always covered."""
+    return date(bj_today().year - 2, 1, 1)

@@ -2,6 +2,8 @@
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from qeasy.erp.times import default_first_day, parse_day
+
 # Documented local-only credentials: they open nothing but the sandbox.
 SANDBOX_APP_KEY = "qeasy-sandbox-app-key"
 SANDBOX_APP_SECRET = "qeasy-sandbox-app-secret"
@@ -61,7 +63,8 @@ class SandboxConfig:
     per_second: int = 5
     per_minute: int = 100
     max_skew_seconds: int = 600
-    epoch: str = "2026-01-01"  # first Beijing day with orders
+    # First Beijing day with orders (qeasy passes QEASY_FIRST_DAY); nothing exists before it.
+    epoch: str = field(default_factory=lambda: default_first_day().isoformat())
     clock: str | None = None  # None: the wall clock; else a pinned Beijing time
     orders_per_hour: float = 2000.0
     profile: str = "daily"  # "daily" rhythm or "peak" (flat, use with 50_000 orders/hour)
@@ -75,6 +78,7 @@ class SandboxConfig:
             raise ValueError(f"profile must be 'daily' or 'peak', not {self.profile!r}")
         if self.per_second < 1 or self.per_minute < 1:
             raise ValueError("rate limits must be at least 1")
+        parse_day(self.epoch)
 
     def public(self) -> dict:
         """The settings without the secrets, for the introspection endpoint."""

@@ -64,7 +64,7 @@ class Merchant:
         with self._lock:
             bucket = self._days.get(day)
             if bucket is None:
-                bucket = OrderDay(self.config, self.catalog, day, day - self.epoch_day)
+                bucket = OrderDay(self.config, self.catalog, day)
                 self._days[day] = bucket
                 if len(self._days) > MAX_CACHED_DAYS:
                     old, _ = self._days.popitem(last=False)
@@ -113,7 +113,7 @@ class Merchant:
         if dataset == "unique_code":
             when = day.flows()[0]
             visible = when <= now
-            keys = day.day_number * IDS_PER_DAY + np.flatnonzero(visible)
+            keys = day.id_offset + np.flatnonzero(visible)
             return (keys, when[visible], when[visible], None), _next(when, now)
         events = day.out_events if dataset == "sales_out" else day.as_events
         mod = np.where(events <= now, events, -1).max(axis=0)
@@ -214,10 +214,10 @@ class Merchant:
     # ---- single records ------------------------------------------------------------------
     def locate(self, dataset: str, key: int, now: int) -> tuple[OrderDay, int]:
         base = {"sales_out": IO_BASE, "after_sale": AS_BASE, "unique_code": 0}[dataset]
-        number, index = divmod(key - base, IDS_PER_DAY)
-        if not self._past_day(number, now):
+        created, index = divmod(key - base, IDS_PER_DAY)
+        if not self._past_day(created, now):
             raise UnknownRecord(f"{dataset} has no record {key}")
-        day = self.order_day(self.epoch_day + number)
+        day = self.order_day(created)
         if dataset == "after_sale":
             k = int(np.searchsorted(day.as_order, index))
             if k >= len(day.as_order) or day.as_order[k] != index:
@@ -320,10 +320,10 @@ class Merchant:
         add_mods = np.array([m for _, m in extra], dtype=np.int64)
         return add_keys, add_mods
 
-    def _past_day(self, day_number: int, now: int) -> bool:
-        """Whether an id's day number names a day from the epoch to today: other days hold no
-        records, and building one far in the future would overflow (or just waste a bucket)."""
-        return 0 <= day_number <= bj_day(now) - self.epoch_day
+    def _past_day(self, day: int, now: int) -> bool:
+        """Whether an id's day names a day from the epoch to today: other days hold no records,
+        and building one far in the future would overflow (or just waste a bucket)."""
+        return self.epoch_day <= day <= bj_day(now)
 
     def _status_of(self, dataset: str, key: int, now: int) -> int:
         day, i = self.locate(dataset, key, now)
@@ -362,13 +362,13 @@ class Merchant:
         base = AS_BASE if number >= AS_BASE else IO_BASE
         if param == "o_ids":
             number, base = number - O_BASE + IO_BASE, IO_BASE
-        day_number = (number - base) // IDS_PER_DAY
-        if not self._past_day(day_number, now):
+        created = (number - base) // IDS_PER_DAY
+        if not self._past_day(created, now):
             return []
-        day = self.order_day(self.epoch_day + day_number)
+        day = self.order_day(created)
         flows = day.flows()
         docs = flows[1] if param == "io_ids" else day.out_keys()[day.line_order[flows[2]]]
-        return [int(day_number * IDS_PER_DAY + f) for f in np.flatnonzero(docs == number)]
+        return [int(day.id_offset + f) for f in np.flatnonzero(docs == number)]
 
 
 def _next(events: np.ndarray, now: int) -> int:

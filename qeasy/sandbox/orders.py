@@ -15,8 +15,11 @@ from qeasy.sandbox.randomness import generator
 
 NEVER = np.iinfo(np.int64).max
 LIFETIME_DAYS = 16  # every event of an order happens within this many days of its creation day
+# An id is its kind's base + the creation day's index (days since 1970-01-01) x IDS_PER_DAY + a
+# serial, so it names its day whatever the first day of history: the same order keeps its id when
+# the first day moves. Bases 10^12 apart hold 100,000 days per kind (to 2243); ids stay int64.
 IDS_PER_DAY = 10_000_000
-IO_BASE, O_BASE, AS_BASE = 20_000_000_000, 10_000_000_000, 30_000_000_000
+O_BASE, IO_BASE, AS_BASE = 1_000_000_000_000, 2_000_000_000_000, 3_000_000_000_000
 # Sales rhythm over a Beijing day (relative weights per hour): quiet nights, lunch and evening peaks.
 DAILY_RHYTHM = np.array([0.5, 0.3, 0.2, 0.15, 0.1, 0.1, 0.2, 0.4, 0.7, 1.0, 1.2, 1.2,
                          1.1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.3, 1.6, 1.9, 1.7, 1.0])
@@ -38,9 +41,9 @@ def _exp_ms(rng: np.random.Generator, mean_ms: float, cap_ms: float, n: int) -> 
 class OrderDay:
     """Orders created on one Beijing day (index `day`) and everything that follows from them."""
 
-    def __init__(self, config: SandboxConfig, catalog: Catalog, day: int, day_number: int) -> None:
+    def __init__(self, config: SandboxConfig, catalog: Catalog, day: int) -> None:
         self.day = day
-        self.day_number = day_number  # days since the merchant's epoch; part of every id
+        self.id_offset = day * IDS_PER_DAY  # part of every id: the day the record was created
         rng = generator(config.seed, 2, day)
         start = day_start_ms(day)
         rhythm = np.ones(24) if config.profile == "peak" else DAILY_RHYTHM / DAILY_RHYTHM.mean()
@@ -123,19 +126,19 @@ class OrderDay:
 
     # ---- ids -----------------------------------------------------------------------------
     def io_id(self, i: int) -> int:
-        return IO_BASE + self.day_number * IDS_PER_DAY + i
+        return IO_BASE + self.id_offset + i
 
     def o_id(self, i: int) -> int:
-        return O_BASE + self.day_number * IDS_PER_DAY + i
+        return O_BASE + self.id_offset + i
 
     def as_id(self, k: int) -> int:
-        return AS_BASE + self.day_number * IDS_PER_DAY + int(self.as_order[k])
+        return AS_BASE + self.id_offset + int(self.as_order[k])
 
     def out_keys(self) -> np.ndarray:
-        return IO_BASE + self.day_number * IDS_PER_DAY + np.arange(self.n, dtype=np.int64)
+        return IO_BASE + self.id_offset + np.arange(self.n, dtype=np.int64)
 
     def as_keys(self) -> np.ndarray:
-        return AS_BASE + self.day_number * IDS_PER_DAY + self.as_order.astype(np.int64)
+        return AS_BASE + self.id_offset + self.as_order.astype(np.int64)
 
     # ---- state at a moment ---------------------------------------------------------------
     def out_status(self, now: int) -> np.ndarray:
