@@ -6,8 +6,8 @@ Schedules are in `jobs/schedules.py`."""
 
 import dagster as dg
 
+from qeasy.cleanse.shapes import FACTS
 from qeasy.erp.endpoints import ENDPOINTS
-from qeasy_assets.dwd.assets import DESCRIPTIONS as DWD_DATASETS
 
 SHOPS = dg.AssetSelection.assets("ods_shop", "dim_shop")
 DAY_ASSETS = dg.AssetSelection.all() - SHOPS
@@ -31,7 +31,7 @@ nrt_job = dg.define_asset_job(
     config={"ops": {
         **{f"ods_{name}": {"config": {"since_staged": True}}
            for name, endpoint in ENDPOINTS.items() if endpoint.window_days is not None},
-        **{f"dwd_{name}": {"config": {"changed_only": True}} for name in DWD_DATASETS},
+        **{f"dwd_{name}": {"config": {"changed_only": True}} for name in FACTS},
     }},
     description="Near-real-time refresh of today: pull what changed in the ERP since the last pull, "
     "cleanse just that, republish the records it changes and recompute the metric days they touch.",

@@ -39,6 +39,9 @@ def _fields(*specs: tuple) -> tuple[Field, ...]:
     return tuple(Field(*spec) for spec in specs)
 
 
+# The fact datasets: cleansed into DWD, published as wide tables, counted in the metrics.
+FACTS = ("sales_out", "after_sale", "inventory")
+
 SHAPES = {
     shape.dataset: shape
     for shape in [

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 from clickhouse_connect.driver.client import Client
 
+from qeasy.cleanse import shapes
 from qeasy.cleanse.dwd import changes, forget_changes, loaded_days, newest_change, staging_id, table_exists
 from qeasy.warehouse import state
 from qeasy.warehouse.ads import ADS, publish_metrics, window
@@ -28,7 +29,6 @@ from qeasy.warehouse.dws import (
 )
 from qeasy.warehouse.publish import written
 
-FACT_DATASETS = ("sales_out", "after_sale", "inventory")
 STOCK = ("dws_inventory", "dws_inventory_daily")
 
 
@@ -73,7 +73,7 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client) -> Refresh:
     """Bring the published tables up to date with DWD staging (see the module docstring)."""
     now = state.begin(client, staging_id(conn))
     upto = newest_change(conn)
-    loaded = loaded_days(conn, FACT_DATASETS)
+    loaded = loaded_days(conn, shapes.FACTS)
     already = state.published_days(client)
     new_days = set(loaded) - already
     dims = Dimensions.read(client)
@@ -86,7 +86,7 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client) -> Refresh:
 
     # Business days noted by the publishing above, and any a refresh that died left behind.
     pending = state.pending_days(client)
-    sales, refunds, stock = (pending.get(name, set()) for name in FACT_DATASETS)
+    sales, refunds, stock = (pending.get(name, set()) for name in shapes.FACTS)
     metric_days = {"ads_shop_daily": sales | refunds, "ads_sku_after_sale_7d": window(sales | refunds),
                    "ads_inventory_turnover": window(sales) | stock}
     rebuild = any(dataset not in now.published for dataset in result.records)

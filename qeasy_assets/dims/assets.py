@@ -11,13 +11,12 @@ from dagster_duckdb import DuckDBResource
 
 from qeasy.cleanse.cleanse import cleanse, extract_all
 from qeasy.cleanse.dwd import table_exists
-from qeasy.cleanse.shapes import SHAPES
+from qeasy.cleanse.shapes import FACTS, SHAPES
 from qeasy.erp.client import CallStats
 from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.warehouse.dims import missing_skus, publish_shops, publish_skus
 from qeasy.warehouse.quarantine import publish_quarantine
 from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns
-from qeasy_assets.dwd.assets import DESCRIPTIONS as FACTS
 from qeasy_assets.dwd.assets import dwd_key
 from qeasy_assets.ods.assets import SHOP_LIST_REFRESH, ods_key
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days

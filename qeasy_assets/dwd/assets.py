@@ -9,7 +9,7 @@ from pydantic import Field
 
 from qeasy.cleanse.dwd import cleanse_days, unstaged_days
 from qeasy.cleanse.quality import dwd_schema
-from qeasy.cleanse.shapes import SHAPES
+from qeasy.cleanse.shapes import FACTS, SHAPES
 from qeasy.warehouse.quarantine import publish_quarantine
 from qeasy_assets.columns import COLUMN_SCHEMA, dwd_columns, markdown_table
 from qeasy_assets.dwd.checks import check_specs, results
@@ -118,4 +118,4 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
     return dwd_asset
 
 
-dwd_assets = [build_dwd_asset(dataset) for dataset in DESCRIPTIONS]
+dwd_assets = [build_dwd_asset(dataset) for dataset in FACTS]
