@@ -7,11 +7,16 @@ orders/hour. Once the first `nrt` run has taken today whole, each sample waits a
 (so changes land anywhere in the run cycle), advances the sandbox clock by five minutes (new
 orders, status moves), and times until today's totals in `v_ads_shop_daily` change. Prints each
 sample, the median and p95, and the duration of the `nrt` runs meanwhile.
+
+With `--history DAYS` the home starts with that many days loaded before today (2,000 orders/hour)
+and today at the peak profile (50,000 orders/hour) staged up to 18:00, built as bench/nrt_history.py
+builds it; the sandbox then serves the peak profile from 18:00 with the budget raised as there.
 """
 
 import argparse
 import os
 import random
+import shutil
 import signal
 import statistics
 import subprocess
@@ -24,6 +29,7 @@ from pathlib import Path
 import dagster as dg
 import httpx
 from common import add_json_option, write_json
+from nrt_history import PEAK_ORDERS_PER_HOUR, RATE, morning, prepare_home, warm
 
 from qeasy.erp.times import BEIJING
 from qeasy.runner import dagster_home
@@ -45,12 +51,19 @@ def nrt_runs(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> list[
     return list(instance.get_run_records(dg.RunsFilter(job_name="nrt", statuses=[status])))
 
 
-def measure(samples: int, orders_per_hour: float, rate: tuple[int, int]) -> dict:
-    today = datetime.now(BEIJING).date().isoformat()
+def measure(samples: int, orders_per_hour: float, rate: tuple[int, int], advance: float, history: int = 0,
+            cache: Path = Path()) -> dict:
+    """Freshness samples; with `history` > 0 from a home with that many days loaded and today at peak."""
+    today = datetime.now(BEIJING).date()
     home = Path(tempfile.mkdtemp(prefix="qeasy-freshness-"))
     config = SandboxConfig()
-    with SandboxProcess(clock=f"{today} 12:00:00", orders_per_hour=orders_per_hour, per_second=rate[0],
-                        per_minute=rate[1]) as sandbox:
+    options = {"clock": f"{today} 12:00:00", "orders_per_hour": orders_per_hour}
+    if history:
+        options = {"clock": morning(today), "orders_per_hour": PEAK_ORDERS_PER_HOUR, "profile": "peak"}
+    with SandboxProcess(per_second=rate[0], per_minute=rate[1], **options) as sandbox:
+        if history:
+            warm(sandbox.url, today)
+            prepare_home(home, cache, sandbox.url, today, history)
         env = os.environ | {
             "QEASY_HOME": str(home), "JST_BASE_URL": sandbox.url, "JST_APP_KEY": config.app_key,
             "JST_APP_SECRET": config.app_secret, "JST_ACCESS_TOKEN": config.access_token,
@@ -74,7 +87,8 @@ def measure(samples: int, orders_per_hour: float, rate: tuple[int, int]) -> dict
             for n in range(samples):
                 time.sleep(random.uniform(0, 15))
                 before = totals(home, today)
-                httpx.post(sandbox.url + "/__sandbox/clock", json={"advance_seconds": 300}).raise_for_status()
+                step = {"advance_seconds": advance}
+                httpx.post(sandbox.url + "/__sandbox/clock", json=step).raise_for_status()
                 changed = time.monotonic()
                 while totals(home, today) == before:
                     if time.monotonic() - changed > 300:
@@ -90,18 +104,35 @@ def measure(samples: int, orders_per_hour: float, rate: tuple[int, int]) -> dict
     ordered = sorted(seconds)
     return {"median": statistics.median(ordered), "p95": ordered[max(0, round(0.95 * len(ordered)) - 1)],
             "samples": [round(x, 1) for x in seconds], "runs": len(durations),
-            "run_median": statistics.median(durations) if durations else None, "first_run": first}
+            "run_median": statistics.median(durations) if durations else None, "first_run": first,
+            "history_days": history, "advance_seconds": advance,
+            "orders_per_hour": PEAK_ORDERS_PER_HOUR if history else orders_per_hour}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=6)
     parser.add_argument("--orders-per-hour", type=float, default=2000.0)
+    parser.add_argument("--advance-seconds", type=float, default=300.0, help="clock step per sample")
+    parser.add_argument("--history", type=int, default=0, help="days loaded before today; > 0 also puts "
+                        "today at the peak profile (50,000 orders/hour) staged up to 18:00")
+    parser.add_argument("--workdir", type=Path, help="with --history: keep the rendered ODS here and reuse "
+                        "it (bench/nrt_history.py's --workdir/ods)")
     add_json_option(parser)
     args = parser.parse_args()
+    rate = RATE if args.history else (40, 2400)
+    what = (f"{args.history} days loaded, today at {PEAK_ORDERS_PER_HOUR:,.0f} orders/hour from 18:00"
+            if args.history else f"{args.orders_per_hour:.0f} orders/hour")
     print(f"Freshness: ERP change -> metric in ClickHouse, near-real-time sensor running "
-          f"({args.samples} samples, {args.orders_per_hour:.0f} orders/hour, budget 40/s 2400/min)")
-    result = measure(args.samples, args.orders_per_hour, (40, 2400))
+          f"({args.samples} samples, {what}, clock +{args.advance_seconds:.0f} s per sample, "
+          f"budget {rate[0]}/s {rate[1]}/min)")
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="qeasy-freshness-ods-"))).resolve()
+    try:
+        result = measure(args.samples, args.orders_per_hour, rate, args.advance_seconds, args.history,
+                         workdir / "ods")
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
     print(f"  median {result['median']:.1f} s, p95 {result['p95']:.1f} s over {len(result['samples'])} "
           f"changes; nrt runs: {result['runs']}, median duration {result['run_median'] or 0:.1f} s")
     write_json(args.json, result)

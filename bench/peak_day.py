@@ -11,9 +11,12 @@ that is timed.
 Timed, in a fresh process, is what the DWD assets and the warehouse asset run, with their
 resources (DuckDBResource, ClickHouseResource on `chdb://`): for each fact dataset
 `cleanse(extract(...))`, `store(...)`, the quarantine upsert and the DWD checks (pandera contract,
-records accounted for), then `refresh(conn, client, [day])` and the warehouse checks. `refresh`
-runs unchanged; its DWS and ADS steps are timed by wrapping the functions it calls. Lines are
-the DWD rows of sales-out and after-sale; peak RSS is that process's `ru_maxrss`.
+records accounted for), then `refresh(conn, client)` and the warehouse checks. The warehouse holds
+only the dimensions, so the refresh publishes every staged record (its rebuild path) and computes
+every metric of the day. `refresh` runs unchanged; its DWS and ADS steps are timed by wrapping the
+functions it calls (publish_fact, publish_inventory, publish_inventory_daily, publish_metrics, and
+inside DWS `insert` and `upsert`). Lines are the DWD rows of sales-out and after-sale; peak RSS is
+that process's `ru_maxrss`.
 """
 
 import argparse
@@ -205,7 +208,6 @@ def transform(run: Path) -> None:
     import polars as pl
     from dagster_duckdb import DuckDBResource
 
-    import qeasy.warehouse.ads as ads
     import qeasy.warehouse.dws as dws
     import qeasy.warehouse.refresh as refresh_module
     from qeasy.cleanse.dwd import cleanse_days, unstaged_days
@@ -222,13 +224,15 @@ def transform(run: Path) -> None:
     labels = load_labels(None)
     schemas = {dataset: dwd_schema(SHAPES[dataset]) for dataset in FACTS}  # built at import by the assets
     clock = Clock()
-    clock.wrap(dws, "touched_months", "dws: months touched")
-    clock.wrap(dws, "fact_rows", "dws: latest versions + dims (DuckDB, polars)")
-    clock.wrap(dws, "replace_months", lambda client, table, *_: f"dws: insert + swap {table}")
-    clock.wrap(dws, "replace_all", lambda client, table, *_: f"dws: insert + swap {table}")
-    clock.wrap(ads, "replace_months", lambda client, table, *_: f"ads: {table}")
-    clock.wrap(refresh_module, "publish_metrics", "ads: total")
-    clock.wrap(refresh_module, "_count", "refresh: row counts")
+    # refresh imported these by name: wrap them where it calls them. The inner steps of publish_fact
+    # (dws's own names) are timed too, shown under it and not added again.
+    clock.wrap(refresh_module, "publish_fact", lambda conn, client, dims, fact, *_: f"dws: {fact.table}")
+    clock.wrap(refresh_module, "publish_inventory", "dws: dws_inventory")
+    clock.wrap(refresh_module, "publish_inventory_daily", "dws: dws_inventory_daily")
+    clock.wrap(refresh_module, "publish_metrics", lambda client, table, *_: f"ads: {table}")
+    clock.wrap(refresh_module, "written", "refresh: row counts")
+    clock.wrap(dws, "insert", "inner: insert into the staging copy (clickhouse-connect)")
+    clock.wrap(dws, "upsert", "inner: upsert (staging copy, INSERT ... SELECT with FINAL)")
     figures: dict[str, dict] = {}
     baseline = peak_rss_mib()
     clock.add("imports", time.perf_counter())  # the peaks of the phases begin here
@@ -256,7 +260,7 @@ def transform(run: Path) -> None:
         figures[dataset] = totals | {"quarantined": quarantined, "failed": sorted(failed)}
     dwd_done = time.perf_counter()
     with staging.get_connection() as conn, warehouse.session() as client:  # the warehouse asset
-        refreshed = refresh_module.refresh(conn, client, [DAY])
+        refreshed = refresh_module.refresh(conn, client)
         t = clock.add("refresh: total", dwd_done)
         checks = evaluate(client, refreshed)
     clock.add("warehouse checks", t)  # and closing both sessions
@@ -265,8 +269,8 @@ def transform(run: Path) -> None:
         "seconds": clock.seconds, "phase_peak": clock.peak, "load": [load, os.getloadavg()[0]],
         "baseline_rss": baseline, "peak_rss": peak_rss_mib(), "cpu_seconds": cpu_seconds() - cpu,
         "dwd_seconds": dwd_done - started, "warehouse_seconds": finished - dwd_done,
-        "total_seconds": finished - started, "figures": figures, "rows": refreshed.rows,
-        "months": {k: sorted(v) for k, v in refreshed.months.items()},
+        "total_seconds": finished - started, "figures": figures, "written": refreshed.written,
+        "records": refreshed.records, "days": {k: [str(d) for d in v] for k, v in refreshed.days.items()},
         "failed_checks": [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks if not c.passed],
         "polars_threads": pl.thread_pool_size(),
     }))
@@ -284,30 +288,32 @@ def report(result: dict) -> None:
     for dataset, f in figures.items():
         print(f"  {dataset:<11} {f['records']:>10,} {f['rows']:>10,} {f['anomalies']:>10,} "
               f"{f['quarantined']:>11,}  {', '.join(f['failed']) or 'none'}")
-    print("  published rows: " + ", ".join(f"{t} {n:,}" for t, n in result["rows"].items()))
+    print("  rows written: " + ", ".join(f"{t} {n:,}" for t, n in result["written"].items()))
+    print("  records republished: " + ", ".join(f"{d} {n:,}" for d, n in result["records"].items()))
     print(f"  failed warehouse checks: {', '.join(result['failed_checks']) or 'none'}")
 
     def leaves(prefix: str) -> list[tuple[str, float, float | None]]:
         return [("  " + name.removeprefix(prefix), sec[name], peaks[name]) for name in sec
-                if name.startswith(prefix) and not name.endswith(": total")]
+                if name.startswith(prefix)]
 
-    dwd, dws, ads = leaves("dwd: "), leaves("dws: "), leaves("ads: ")
-    ads.append(("  row counts", sec["ads: total"] - sum(s for _, s, _ in ads), peaks["ads: total"]))
-    inside = sum(s for _, s, _ in dws) + sec["ads: total"] + sec["refresh: row counts"]
-    dws.append(("  other: sessions, loaded days, inventory SQL + dims", sec["refresh: total"] - inside,
-                peaks["refresh: total"]))  # what refresh spent outside the wrapped steps
+    dwd, dws, ads, inner = leaves("dwd: "), leaves("dws: "), leaves("ads: "), leaves("inner: ")
+    inside = sum(s for _, s, _ in dws + ads) + sec["refresh: row counts"]
+    other = ("refresh: other (state, change log, published ids, dims)", sec["refresh: total"] - inside,
+             peaks["refresh: total"])  # what refresh spent outside the wrapped steps
+
     def whole(name: str, parts: list) -> tuple[str, float, float]:
         return name, sum(s for _, s, _ in parts), max(p for _, _, p in parts)
 
-    table = [whole("DWD", dwd), *dwd, whole("DWS", dws), *dws, whole("ADS", ads), *ads,
-             ("refresh: row counts", sec["refresh: row counts"], peaks["refresh: row counts"]),
+    table = [whole("DWD", dwd), *dwd, whole("DWS", dws), *dws,
+             *((f"  {name.strip()} (of DWS)", s, p) for name, s, p in inner), whole("ADS", ads), *ads,
+             other, ("refresh: row counts", sec["refresh: row counts"], peaks["refresh: row counts"]),
              ("warehouse checks", sec["warehouse checks"], peaks["warehouse checks"]),
              ("total", result["total_seconds"], result["peak_rss"])]
-    print(f"\n  {'phase':<54} {'seconds':>8} {'share':>6} {'lines/s':>12} {'RSS MiB':>10}")
+    print(f"\n  {'phase':<62} {'seconds':>8} {'share':>6} {'lines/s':>12} {'RSS MiB':>10}")
     for name, seconds, grew in table:
         rate = f"{lines / seconds:12,.0f}" if seconds > 0 else f"{'-':>12}"
         shown = f"{grew:10,.0f}" if grew is not None else f"{'':>10}"
-        print(f"  {name:<54} {seconds:8.2f} {seconds / result['total_seconds']:6.1%} {rate} {shown}")
+        print(f"  {name:<62} {seconds:8.2f} {seconds / result['total_seconds']:6.1%} {rate} {shown}")
     rate, peak = lines / result["total_seconds"], result["peak_rss"]
     print(f"  RSS MiB: the highest sampled in each phase; peak RSS (ru_maxrss) {peak:,.0f} MiB, "
           f"{result['baseline_rss']:,.0f} MiB after the imports")
@@ -368,6 +374,7 @@ def main() -> None:
             "lines": lines, "seconds": middle["total_seconds"],
             "lines_per_s": lines / middle["total_seconds"],
             "peak_rss_mib": middle["peak_rss"], "failed_checks": middle["failed_checks"],
+            "written": middle["written"], "phases": {k: round(v, 2) for k, v in middle["seconds"].items()},
             "runs": [{"lines_per_s": round(lines / r["total_seconds"]), "peak_rss_mib": round(r["peak_rss"])}
                      for r in results],
             "aims": {"lines_per_s": AIM_LINES_PER_SECOND, "peak_rss_mib": AIM_RSS_MIB}})
