@@ -105,8 +105,9 @@ def _nrt_history(f: dict) -> list[str]:
                                                           "ads_inventory_turnover"))
         lines.append(f"| {s['days']} days | **{s['median']:.1f} s** | {', '.join(map(str, s['runs']))} | "
                      f"{ods:.1f} s | {dwd:.1f} s | {steps.get('warehouse', 0):.1f} s | {ads} |")
-    lines += ["", f"{sizes[-1]['days']} days over {sizes[0]['days']}: **{f['ratio']:.2f}x** "
-              f"(aim <= {f['aim_ratio']}x: {_verdict(f['ratio'] <= f['aim_ratio'])})."]
+    if f["ratio"] is not None:
+        lines += ["", f"{sizes[-1]['days']} days over {sizes[0]['days']}: **{f['ratio']:.2f}x** "
+                  f"(aim <= {f['aim_ratio']}x: {_verdict(f['ratio'] <= f['aim_ratio'])})."]
     return lines
 
 
