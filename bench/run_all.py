@@ -141,9 +141,9 @@ BENCHMARKS = [
     ("Peak day transform", "peak_day.py", _peak, []),
     ("Freshness", "freshness.py", _freshness, []),
     ("Near-real-time cost against history", "nrt_history.py", _nrt_history,
-     ["--runs", "4", "--workdir", "{work}"]),
+     ["--histories", "1,30", "--runs", "3", "--workdir", "{work}"]),
     ("Freshness, 30 days loaded, today at peak", "freshness.py", _freshness,
-     ["--history", "30", "--samples", "6", "--workdir", "{work}"]),
+     ["--history", "30", "--samples", "4", "--workdir", "{work}"]),
     ("Orchestration overhead", "orchestration.py", _orchestration, []),
 ]
 
