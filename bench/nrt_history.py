@@ -355,6 +355,8 @@ def report(sizes: list[dict]) -> dict:
     print(f"  rows written per run{' ' * 33}{head}")
     for name in sizes[-1]["rows"]:
         print(f"  {name:<53}" + "".join(f"{s['rows'].get(name) or 0:9,}" for s in sizes))
+    if len(sizes) < 2:  # nothing to compare
+        return {"ratio": None, "aim_ratio": AIM_RATIO}
     ratio = sizes[-1]["median"] / sizes[0]["median"]
     verdict = "met" if ratio <= AIM_RATIO else "MISSED"
     print(f"\nverdict: {sizes[-1]['days']} days of history {sizes[-1]['median']:.1f} s against "
