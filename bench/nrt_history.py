@@ -24,7 +24,6 @@ do; the daemon also starts a process per run, 2-3 s not counted here). Prints th
 
 import argparse
 import json
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from common import add_json_option, median, write_json
+from common import add_json_option, median, render_ods, wrap_timed, write_json
 
 HISTORY_ORDERS_PER_HOUR = 2_000.0
 PEAK_ORDERS_PER_HOUR = 50_000.0
@@ -48,7 +47,6 @@ HISTORY_DATASETS = ("sales_out", "after_sale", "inventory", "sku")  # what DWD a
 TODAY_DATASETS = (*HISTORY_DATASETS, "unique_code", "shop")  # and what nrt pulls for today
 AIM_RATIO = 1.5
 RUN_ID = "bench-nrt-history"
-CHUNK = 25_000  # records rendered per parquet file
 
 
 def beijing_today() -> date:
@@ -76,23 +74,8 @@ def _merchant(peak: bool, clock: str):
     return Merchant(config, SimClock(config.clock))
 
 
-def _render_part(merchant, dataset: str, keys, day: int, now: int, out: Path, worker: int) -> None:
-    """Render `keys` of `dataset` as ODS rows into parquet files (a forked worker)."""
-    from qeasy.erp.client import CallStats
-    from qeasy.erp.endpoints import ENDPOINTS
-    from qeasy.ingest.pull import DayPull
-    from qeasy.ingest.staging import ods_frame
-
-    for n, first in enumerate(range(0, len(keys), CHUNK)):
-        rows = [merchant.render(dataset, int(k), now) for k in keys[first:first + CHUNK]]
-        pull = DayPull(day, rows, 0, CallStats(), len(rows), len(rows), [])
-        frame = ods_frame(ENDPOINTS[dataset], [pull], RUN_ID)
-        frame.write_parquet(out / f"{dataset}-{worker}-{n:05}.parquet")
-
-
 def _render_day(merchant, datasets: tuple[str, ...], day: int, now: int, out: Path) -> None:
     """One day's ODS parts into the folder `out` (written whole or not at all)."""
-    import numpy as np
 
     from qeasy.erp.times import day_start_ms
 
@@ -102,16 +85,7 @@ def _render_day(merchant, datasets: tuple[str, ...], day: int, now: int, out: Pa
     partial = out.with_suffix(".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    fork = multiprocessing.get_context("fork")  # the workers share the merchant's day buckets
-    for dataset, all_keys in keys.items():
-        procs = [fork.Process(target=_render_part, args=(merchant, dataset, share, day, now, partial, w))
-                 for w, share in enumerate(np.array_split(all_keys, os.cpu_count() or 1))]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join()
-            if proc.exitcode:
-                raise RuntimeError(f"rendering {dataset} failed in a worker")
+    render_ods(merchant, keys, day, now, partial, RUN_ID)
     (partial / "records.json").write_text(json.dumps({d: len(k) for d, k in keys.items()}))
     partial.rename(out)
 
@@ -252,16 +226,10 @@ class Timer:
         self.seconds: dict[str, float] = defaultdict(float)
 
     def wrap(self, module, name: str, label: str | None = None) -> None:
-        original = getattr(module, name)
+        def done(args: tuple, started: float) -> None:
+            self.seconds[label or name] += time.perf_counter() - started
 
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[label or name] += time.perf_counter() - started
-
-        setattr(module, name, timed)
+        wrap_timed(module, name, done)
 
     def take(self) -> dict[str, float]:
         taken, self.seconds = dict(self.seconds), defaultdict(float)

@@ -34,7 +34,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from common import add_json_option, write_json
+from common import add_json_option, render_ods, wrap_timed, write_json
 
 DAY = date(2026, 11, 18)
 ORDERS_PER_HOUR = 50_000
@@ -42,7 +42,6 @@ FACTS = ("sales_out", "after_sale", "inventory")
 LINES = ("sales_out", "after_sale")
 AIM_LINES_PER_SECOND = 500_000
 AIM_RSS_MIB = 2048
-CHUNK = 25_000  # records rendered per staged file
 
 
 def peak_rss_mib() -> float:
@@ -67,23 +66,8 @@ def _merchant():
     return Merchant(config, SimClock(config.clock)), day, day_start_ms(day), day_start_ms(day + 1)
 
 
-def _render_part(merchant, dataset: str, keys, day: int, now: int, out: Path, worker: int) -> None:
-    """Render `keys` of `dataset` as ODS rows into parquet files (a forked worker)."""
-    from qeasy.erp.client import CallStats
-    from qeasy.erp.endpoints import ENDPOINTS
-    from qeasy.ingest.pull import DayPull
-    from qeasy.ingest.staging import ods_frame
-
-    for n, first in enumerate(range(0, len(keys), CHUNK)):
-        rows = [merchant.render(dataset, int(k), now) for k in keys[first:first + CHUNK]]
-        pull = DayPull(day, rows, 0, CallStats(), len(rows), len(rows), [])
-        ods_frame(ENDPOINTS[dataset], [pull], "bench-peak-day").write_parquet(
-            out / f"{dataset}-{worker}-{n:05}.parquet")
-
-
 def stage(path: Path) -> None:
     """Write the ODS staging of the peak day to the DuckDB file `path`."""
-    import multiprocessing
 
     import numpy as np
 
@@ -96,18 +80,8 @@ def stage(path: Path) -> None:
     print(f"  merchant: {', '.join(f'{d} {len(k):,}' for d, k in keys.items())} records "
           f"({time.monotonic() - started:.0f} s)", flush=True)
     parts = Path(tempfile.mkdtemp(prefix="parts-", dir=path.parent))
-    workers = os.cpu_count() or 1
-    fork = multiprocessing.get_context("fork")  # the workers share the merchant's day buckets
     try:
-        for dataset, all_keys in keys.items():
-            procs = [fork.Process(target=_render_part, args=(merchant, dataset, share, day, now, parts, w))
-                     for w, share in enumerate(np.array_split(all_keys, workers))]
-            for proc in procs:
-                proc.start()
-            for proc in procs:
-                proc.join()
-                if proc.exitcode:
-                    raise RuntimeError(f"rendering {dataset} failed in a worker")
+        render_ods(merchant, keys, day, now, parts, "bench-peak-day")
         import duckdb
 
         from qeasy.erp.client import CallStats
@@ -187,16 +161,8 @@ class Clock:
         return now
 
     def wrap(self, module, name: str, phase) -> None:
-        original = getattr(module, name)
-
-        def timed(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.add(phase(*args) if callable(phase) else phase, started)
-
-        setattr(module, name, timed)
+        wrap_timed(module, name, lambda args, started: self.add(phase(*args) if callable(phase) else phase,
+                                                                 started))
 
 
 def transform(run: Path) -> None:
