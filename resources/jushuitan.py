@@ -25,7 +25,7 @@ class JushuitanResource(dg.ConfigurableResource):
     timeout_seconds: float = 30.0
     max_attempts: int = 8
     concurrency: int = 8  # slices read at once; the budget, not this, bounds the call rate
-    max_slices_per_day: int = 48
+    max_slices: int = 48  # most slices one window is cut into
     priority: str = BULK
 
     _client: ErpClient | None = PrivateAttr(default=None)

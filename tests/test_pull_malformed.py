@@ -81,5 +81,5 @@ def test_window_rows_out_of_time_order_are_refused(erp) -> None:
     rows = [{"sku_id": f"S{i}", "modified": f"2026-11-18 10:00:{59 - i:02d}"} for i in range(50)]
     bodies[ENDPOINTS["sku"].path] = {"code": 0, "msg": "", "data": {"datas": rows, "has_next": True,
                                                                     "data_count": 500}}
-    [pull] = Puller(client, ENDPOINTS["sku"], max_slices_per_day=1).pull([DAY])
+    [pull] = Puller(client, ENDPOINTS["sku"], max_slices=1).pull([DAY])
     assert pull.dead and "not sorted" in pull.dead[0].error

@@ -1,18 +1,24 @@
-"""Pulling one dataset for a set of Beijing days, loss-proof against page drift.
+"""Pulling one dataset for a set of Beijing days, loss-proof against page drift, in few calls.
 
-Each day is cut into slices that run concurrently within the shared call budget; how a slice is
-read depends on what the endpoint offers (the endpoint table says which):
+Consecutive whole days are read together in windows as long as the API allows (7 days, 30 for
+unique codes). Each window starts with one probe: page 1 of the window at the largest page size.
+A quiet window is read by that one call. A busy window is cut into time slices that run
+concurrently within the shared call budget (the API's count, or an estimate from the probe, says
+how many keep the budget busy); the probe is the first page of the first slice, never thrown away.
+A window too big to hold in memory is split into groups of days, each read and staged in turn.
 
-- a row-version cursor (`ts` / `start_ts`): one window call finds where the slice starts in `ts`
-  order (and gives the API's `data_count` for reconciliation); the cursor then walks on in `ts`
-  order until rows are modified after the slice. A row edited meanwhile moves to the end of the
-  `ts` order, so nothing is skipped.
+How a slice is read depends on what the endpoint offers (the endpoint table says which):
+
+- a row-version cursor (`ts` / `start_ts`): a window call finds where the slice starts in `ts`
+  order; the cursor then walks on in `ts` order until rows are modified after the slice. A row
+  edited meanwhile moves to the end of the `ts` order, so nothing is skipped.
 - only a time window: keyset paging on `modified`. Every call asks for page 1 of the window that
   starts at the last second already read, so no page offset can drift. A second holding more
   rows than a page is paged by index on its own.
 - a flat array of immutable rows (unique codes): pages by index until a short page.
 
-A slice that still fails after the client's retries becomes a dead letter; the rest goes on.
+A call that still fails after the client's retries becomes a dead letter for every day its
+window covers; the rest goes on.
 
 A day may also be read only from a given instant on (`since`): the near-real-time pull reads what
 changed since the newest row it already staged, and the pull is marked partial so that staging
@@ -20,22 +26,22 @@ replaces only the records it read again.
 """
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qeasy.erp.client import CallStats, ErpClient, ErpGaveUp
 from qeasy.erp.endpoints import Endpoint
-from qeasy.erp.times import DAY_MS, bj_day, day_start_ms, format_bj
+from qeasy.erp.times import bj_day, day_start_ms, format_bj
 from qeasy.ingest.rows import latest, row_time, version
 
 MAX_PAGES = 100_000  # a walk longer than this is a misbehaving API, not data
-PAGES_PER_SLICE = 10  # a slice walks this many pages; more slices keep more calls in flight
+PAGES_PER_SLICE = 10  # a slice walks about this many pages; more slices keep more calls in flight
+ROWS_PER_PULL = 150_000  # rows held in memory at once: a bigger window is read in groups of days
 
 
 @dataclass(frozen=True)
 class Slice:
-    day: int
     begin: int  # epoch ms, inclusive
     end: int  # epoch ms, inclusive: consecutive slices meet at the same instant
 
@@ -55,7 +61,7 @@ class SliceResult:
     slice: Slice
     rows: list[dict] = field(default_factory=list)
     pages: int = 0
-    expected: int | None = None  # the API's data_count for the slice, where it reports one
+    expected: int | None = None  # the API's data_count for the slice, where its own probe gave one
     dead: DeadLetter | None = None
 
 
@@ -70,18 +76,32 @@ class Page:
 
 @dataclass
 class Plan:
-    """How one day is read: in how many slices, what finding that out cost, or why it failed."""
+    """How one window of consecutive days is read: its probe, in how many slices, or why it failed."""
 
-    day: int
-    parts: int
+    days: list[int]
     stats: CallStats = field(default_factory=CallStats)
+    probe: Page | None = None  # page 1 of the whole window: the first page of its first slice
+    parts: int = 1
+    pages: int = 0  # pages the probe(s) read
+    estimate: int = 0  # rows in the window: the API's count, or a guess from the probe
     dead: DeadLetter | None = None
-    whole: SliceResult | None = None  # the day, when its first page was all of it
+
+    @property
+    def begin(self) -> int:
+        return day_start_ms(self.days[0])
+
+    @property
+    def end(self) -> int:
+        return day_start_ms(self.days[-1] + 1)
 
 
 @dataclass
 class DayPull:
-    """Everything read for one day: rows (deduplicated), counts, reconciliation, dead letters."""
+    """Everything read for one day: rows (deduplicated), counts, reconciliation, dead letters.
+
+    Days read in one window share its calls: the window's calls, pages and API count are on its
+    first day, and `window` says which window read the day.
+    """
 
     day: int
     rows: list[dict]
@@ -90,81 +110,118 @@ class DayPull:
     expected: int | None
     got: int | None
     dead: list[DeadLetter]
+    window: tuple[int, int] | None = None  # epoch ms: the window this day was read in (default: the day)
     since: int | None = None  # epoch ms: only rows modified from then on were read (a partial day)
+
+    def __post_init__(self) -> None:
+        if self.window is None:
+            self.window = (day_start_ms(self.day), day_start_ms(self.day + 1))
 
     @property
     def reconciled(self) -> bool | None:
         return None if self.expected is None else self.expected == self.got
 
 
-def slices(days: Iterable[int], parts: int) -> list[Slice]:
-    """Each day cut into `parts` equal slices that meet at the same instant."""
-    out = []
-    for day in days:
-        start = day_start_ms(day)
-        bounds = [start + DAY_MS * k // parts for k in range(parts + 1)]
-        out += [Slice(day, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
+def windows(days: Iterable[int], longest: int) -> list[list[int]]:
+    """Runs of consecutive days, each at most `longest` days long."""
+    out: list[list[int]] = []
+    for day in sorted(set(days)):
+        if out and out[-1][-1] == day - 1 and len(out[-1]) < longest:
+            out[-1].append(day)
+        else:
+            out.append([day])
     return out
+
+
+def slices(begin: int, end: int, parts: int) -> list[Slice]:
+    """[begin, end] cut into `parts` equal slices that meet at the same instant."""
+    bounds = [begin + (end - begin) * k // parts for k in range(parts + 1)]
+    return [Slice(lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
 
 
 class Puller:
     """Reads one endpoint through one client; `pull(days)` returns a DayPull per day."""
 
     def __init__(self, client: ErpClient, endpoint: Endpoint, concurrency: int = 8,
-                 max_slices_per_day: int = 48) -> None:
+                 max_slices: int = 48) -> None:
         self.client = client
         self.endpoint = endpoint
         self.concurrency = concurrency
-        self.max_slices = max_slices_per_day
+        self.max_slices = max_slices
 
     def pull(self, days: list[int], since: dict[int, int] | None = None) -> list[DayPull]:
-        """Read `days`; a day in `since` only from that instant (epoch ms) to its end, in one slice."""
-        endpoint = self.endpoint
-        since = since or {}
-        if endpoint.window_days is None:  # shops: one listing, no window
-            return [self._gather(Plan(days[0] if days else 0, 1), self._run([Slice(0, 0, 0)], self._listing))]
-        reader: Callable[[Slice, CallStats], SliceResult]
-        if endpoint.cursor_param:
-            reader = self._cursor
-        elif endpoint.has_next:
-            reader = self._keyset
-        else:
-            reader = self._flat
-        whole_days = [day for day in days if day not in since]
-        plans = [Plan(day, 1) for day in whole_days]
-        if reader != self._flat:
-            with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-                plans = list(pool.map(self._plan, whole_days))
-        work = [piece for plan in plans if not plan.dead and not plan.whole
-                for piece in slices([plan.day], plan.parts)]
-        work += [Slice(day, begin, day_start_ms(day + 1)) for day, begin in since.items() if day in days]
-        results = self._run(work, reader)
-        results += [(plan.whole, CallStats()) for plan in plans if plan.whole]
-        plans += [Plan(day, 1) for day in days if day in since]
-        pulls = [self._gather(plan, [r for r in results if r[0].slice.day == plan.day]) for plan in plans]
-        for pull in pulls:
-            pull.since = since.get(pull.day)
-        return sorted(pulls, key=lambda pull: pull.day)
+        """Read `days`; a day in `since` only from that instant (epoch ms) to its end."""
+        return sorted((pull for group in self.groups(days, since) for pull in group),
+                      key=lambda pull: pull.day)
 
-    def _plan(self, day: int) -> Plan:
-        """The first page of the day's window: if it is the only one, the day is read; otherwise
-        the API's count decides how many slices keep enough calls in flight to use the budget
-        (one per PAGES_PER_SLICE pages). If even this call fails, the whole day is one dead
+    def groups(self, days: list[int], since: dict[int, int] | None = None) -> Iterator[list[DayPull]]:
+        """The days read group by group (a window, or part of a big one), to be staged in turn."""
+        if self.endpoint.window_days is None:  # shops: one listing, no window
+            day = days[0] if days else 0
+            plan = Plan([day])
+            [(result, stats)] = self._run([(Slice(0, 0), None)], self._listing)
+            yield self._gather(plan, [(result, stats)], result.expected, window=(0, 0))
+            return
+        since = {day: begin for day, begin in (since or {}).items() if day in days}
+        if since:
+            work = [(Slice(begin, day_start_ms(day + 1)), None) for day, begin in since.items()]
+            results = self._run(work, self._reader())
+            yield [self._gather(Plan([day]), [result], result[0].expected, since=begin,
+                                window=(begin, result[0].slice.end))[0]
+                   for (day, begin), result in zip(since.items(), results, strict=True)]
+        for run in windows([day for day in days if day not in since], self.endpoint.window_days):
+            yield from self._read_window(run)
+
+    def _read_window(self, days: list[int], spent: Plan | None = None) -> Iterator[list[DayPull]]:
+        plan = self._plan(days)
+        if spent:  # the probe of the window this group was split from
+            plan.stats.merge(spent.stats)
+            plan.pages += spent.pages
+        if plan.dead is None and len(days) > 1 and plan.estimate > ROWS_PER_PULL:
+            # Too many rows to hold at once: read the window in groups of days, each probed anew;
+            # this probe's call is counted with the first group.
+            per_group = max(1, ROWS_PER_PULL * len(days) // plan.estimate)
+            for first in range(0, len(days), per_group):
+                yield from self._read_window(days[first:first + per_group], plan if first == 0 else None)
+            return
+        results = []
+        if plan.dead is None:
+            pieces = slices(plan.begin, plan.end, plan.parts)
+            work = [(piece, plan.probe if k == 0 else None) for k, piece in enumerate(pieces)]
+            results = self._run(work, self._reader())
+        expected = plan.probe.count if plan.probe else None
+        yield self._gather(plan, results, expected, window=(plan.begin, plan.end))
+
+    def _reader(self) -> Callable[[Slice, CallStats, Page | None], SliceResult]:
+        if self.endpoint.cursor_param:
+            return self._cursor
+        return self._keyset if self.endpoint.has_next else self._flat
+
+    def _plan(self, days: list[int]) -> Plan:
+        """The probe: page 1 of the window. If more follow, the API's count (or, without one, the
+        probe's span of time) decides how many slices keep enough calls in flight to use the
+        budget (one per PAGES_PER_SLICE pages). If even this call fails, the whole window is a dead
         letter rather than many."""
-        plan, whole = Plan(day, 1), Slice(day, day_start_ms(day), day_start_ms(day + 1))
+        plan = Plan(days)
         size = self.endpoint.page_size_max
-        biz = self._window(whole.begin, whole.end) | {"page_index": 1, "page_size": size}
+        biz = self._window_biz(plan.begin, plan.end) | {"page_index": 1, "page_size": size}
         try:
-            page = self._page(biz, plan.stats)
+            plan.probe = page = self._page(biz, plan.stats)
+            plan.pages += 1
         except ErpGaveUp as exc:
-            plan.dead = DeadLetter(self.endpoint.dataset, day, whole.begin, whole.end, biz, str(exc))
+            plan.dead = DeadLetter(self.endpoint.dataset, days[0], plan.begin, plan.end, biz, str(exc))
             return plan
-        if not page.has_next:  # a quiet day: one call read it all
-            plan.whole = SliceResult(whole, rows=page.rows, pages=1, expected=page.count)
-            return plan
-        wanted = math.ceil((page.count or 0) / size / PAGES_PER_SLICE)
-        plan.parts = max(1, min(self.max_slices, self._useful_slices(), wanted))
+        plan.estimate = len(page.rows)
+        if page.has_next:
+            plan.estimate = page.count if page.count else self._estimate(page, plan.begin, plan.end)
+            wanted = math.ceil(plan.estimate / size / PAGES_PER_SLICE)
+            plan.parts = max(1, min(self.max_slices, self._useful_slices(), wanted))
         return plan
+
+    def _estimate(self, page: Page, begin: int, end: int) -> int:
+        """Rows in [begin, end] guessed from the time the probe's rows span (no count reported)."""
+        last = max((row_time(self.endpoint, r) or begin for r in page.rows), default=begin)
+        return len(page.rows) * (end - begin) // max(last - begin, 1000)
 
     def _useful_slices(self) -> int:
         """More slices than the budget can keep busy only add part pages at their ends. A call
@@ -172,47 +229,58 @@ class Puller:
         busy; three times that covers slices that end early (a day's rhythm makes them uneven)."""
         budget = self.client.budget
         per_second = min(budget.per_second, budget.per_minute / 60)
-        return 3 * max(2, math.ceil(per_second * 0.5))
+        return min(3 * max(2, math.ceil(per_second * 0.5)), 2 * max(1, self.concurrency))
 
-    def _run(self, work: list[Slice], reader) -> list[tuple[SliceResult, CallStats]]:
-        def one(piece: Slice) -> tuple[SliceResult, CallStats]:
+    def _run(self, work: list[tuple[Slice, Page | None]], reader) -> list[tuple[SliceResult, CallStats]]:
+        def one(item: tuple[Slice, Page | None]) -> tuple[SliceResult, CallStats]:
             stats = CallStats()
-            return reader(piece, stats), stats
+            return reader(item[0], stats, item[1]), stats
 
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
             return list(pool.map(one, work))
 
-    def _gather(self, plan: Plan, results: list[tuple[SliceResult, CallStats]]) -> DayPull:
-        """Merge a day's slices: keep rows whose own time falls on the day, latest version each."""
-        endpoint, stats, day = self.endpoint, CallStats(), plan.day
+    def _gather(self, plan: Plan, results: list[tuple[SliceResult, CallStats]], expected: int | None,
+                window: tuple[int, int], since: int | None = None) -> list[DayPull]:
+        """Merge a window's slices into its days: each row on the day of its own time, latest
+        version each; a dead letter on every day its window covers; reconciliation over the window."""
+        endpoint, stats = self.endpoint, CallStats()
         rows: list[dict] = []
-        expected, got = 0, 0
         dead = [plan.dead] if plan.dead else []
-        counted = bool(results) and all(r.expected is not None for r, _ in results)
         stats.merge(plan.stats)
         for result, slice_stats in results:
             stats.merge(slice_stats)
             rows += result.rows
             if result.dead:
                 dead.append(result.dead)
-            if counted:
-                s = result.slice
-                # Times without milliseconds read as the start of their second, so the slice's
-                # end second counts as outside, as the API counts it for all but exact .000 rows.
-                in_slice = [r for r in result.rows if s.begin <= (row_time(endpoint, r) or -1) < s.end]
-                expected += result.expected
-                got += len(latest(endpoint, in_slice))
-        pages = sum(r.pages for r, _ in results)
-        if endpoint.window_days is not None:
-            # A row read for this day but modified on another belongs to that day's partition;
-            # a row with an unreadable time stays here (cleansing flags it).
-            rows = [r for r in rows if (t := row_time(endpoint, r)) is None or bj_day(t) == day]
-        unique = list(latest(endpoint, rows).values())
-        return DayPull(day, unique, pages, stats, expected if counted else None,
-                       got if counted else None, dead)
+        got = None
+        if expected is not None and not dead:
+            # Times without milliseconds read as the start of their second, so the window's end
+            # second counts as outside, as the API counts it for all but exact .000 rows.
+            begin, end = window
+            got = len(latest(endpoint, [r for r in rows if begin <= (row_time(endpoint, r) or -1) < end]))
+        pages = sum(r.pages for r, _ in results) + plan.pages
+        by_day: dict[int, list[dict]] = {day: [] for day in plan.days}
+        for row in rows:
+            # A row read here but modified on another day belongs to that day's partition (read by
+            # its own window); a row with an unreadable time stays on the first day (cleansing flags it).
+            t = row_time(endpoint, row) if endpoint.window_days is not None else None
+            day = plan.days[0] if t is None else bj_day(t)
+            if day in by_day:
+                by_day[day].append(row)
+        out = []
+        for k, day in enumerate(plan.days):
+            first = k == 0
+            begin, end = day_start_ms(day), day_start_ms(day + 1)
+            letters = [replace(d, day=day) for d in dead
+                       if endpoint.window_days is None or d.begin < end and d.end > begin]
+            out.append(DayPull(day, list(latest(endpoint, by_day[day]).values()),
+                               pages if first else 0, stats if first else CallStats(),
+                               expected if first and not dead else None, got if first else None,
+                               letters, window, since))
+        return out
 
     # ---- readers -------------------------------------------------------------------------
-    def _window(self, begin: int, end: int) -> dict:
+    def _window_biz(self, begin: int, end: int) -> dict:
         first, last = self.endpoint.window_params
         return {first: format_bj(begin), last: format_bj(end)}
 
@@ -232,8 +300,11 @@ class Puller:
             count = None if count in (None, "") else int(float(count))
         except (TypeError, ValueError) as exc:
             raise ErpGaveUp(f"{self.endpoint.path}: malformed data_count {count!r}") from exc
-        more = data.get("has_next") if isinstance(data, dict) else None
-        has_next = str(more).lower() in ("true", "1") if more is not None else False
+        if self.endpoint.has_next:
+            more = data.get("has_next") if isinstance(data, dict) else None
+            has_next = str(more).lower() in ("true", "1") if more is not None else False
+        else:  # a flat array: a full page may have more behind it
+            has_next = len(rows) >= int(biz["page_size"])
         if not rows:
             has_next = False  # an empty page ends any walk, whatever it says
         return Page(rows, has_next, count)
@@ -245,8 +316,8 @@ class Puller:
         try:
             body(result, request)
         except ErpGaveUp as exc:
-            result.dead = DeadLetter(self.endpoint.dataset, piece.day, piece.begin, piece.end,
-                                     dict(request), str(exc))
+            result.dead = DeadLetter(self.endpoint.dataset, 0, piece.begin, piece.end, dict(request),
+                                     str(exc))
         return result
 
     def _sorted_check(self, rows: list[dict]) -> None:
@@ -255,19 +326,32 @@ class Puller:
         if any(later < earlier for earlier, later in zip(seconds, seconds[1:], strict=False)):
             raise ErpGaveUp(f"{self.endpoint.path}: window rows are not sorted by modification time")
 
-    def _cursor(self, piece: Slice, stats: CallStats) -> SliceResult:
+    def _opening(self, piece: Slice, first: Page | None, request: dict, stats: CallStats,
+                 result: SliceResult) -> tuple[Page, bool]:
+        """The slice's first page, and whether nothing of the slice follows it.
+
+        `first` is the window's probe when the slice starts the window: its rows up to the slice's
+        end are the slice's first page, and a row past the end means the slice is all in it."""
+        page = first
+        if page is None:
+            request.update(self._window_biz(piece.begin, piece.end)
+                           | {"page_index": 1, "page_size": self.endpoint.page_size_max})
+            page = self._page(request, stats, result)
+            result.expected = page.count
+        if page.has_next:
+            self._sorted_check(page.rows)
+        inside = [r for r in page.rows if (row_time(self.endpoint, r) or piece.begin) <= piece.end]
+        result.rows += inside
+        return Page(inside, page.has_next, page.count), not page.has_next or len(inside) < len(page.rows)
+
+    def _cursor(self, piece: Slice, stats: CallStats, first: Page | None = None) -> SliceResult:
         endpoint = self.endpoint
         size = endpoint.page_size_max
 
         def body(result: SliceResult, request: dict) -> None:
-            # A window probe: the API's count for the slice, and its first page of rows.
-            request.update(self._window(piece.begin, piece.end) | {"page_index": 1, "page_size": size})
-            probe = self._page(request, stats, result)
-            result.expected = probe.count
-            result.rows += probe.rows
-            if not probe.has_next:
+            probe, complete = self._opening(piece, first, request, stats, result)
+            if complete:
                 return
-            self._sorted_check(probe.rows)
             # Window rows come by (second, id) while `ts` follows the exact time. Every row not yet
             # seen is in the probe's last second or later, so the highest `ts` of an earlier
             # second is a safe start. A probe all in one second: read that second whole first.
@@ -299,8 +383,8 @@ class Puller:
         size, rows = self.endpoint.page_size_max, []
         for page_index in range(1, MAX_PAGES):
             request.clear()
-            request.update(self._window(second, second + 1000) | {"page_index": page_index,
-                                                                  "page_size": size})
+            request.update(self._window_biz(second, second + 1000) | {"page_index": page_index,
+                                                                      "page_size": size})
             page = self._page(request, stats, result)
             rows += page.rows
             if not page.has_next:
@@ -308,54 +392,59 @@ class Puller:
                 return rows
         raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages in one second")
 
-    def _keyset(self, piece: Slice, stats: CallStats) -> SliceResult:
+    def _keyset(self, piece: Slice, stats: CallStats, first: Page | None = None) -> SliceResult:
         endpoint = self.endpoint
         size = endpoint.page_size_max
 
         def body(result: SliceResult, request: dict) -> None:
+            page, complete = self._opening(piece, first, request, stats, result)
             low = piece.begin
             for _ in range(MAX_PAGES):
-                request.clear()
-                request.update(self._window(low, piece.end) | {"page_index": 1, "page_size": size})
-                page = self._page(request, stats, result)
-                if result.expected is None:
-                    result.expected = page.count
-                result.rows += page.rows
-                if not page.has_next:
+                if complete:
                     return
-                self._sorted_check(page.rows)
                 last_second = (row_time(endpoint, page.rows[-1]) or low) // 1000 * 1000
                 if last_second > low:
                     low = last_second
-                    continue
-                # More rows than a page share one second: read that second alone, then go on.
-                self._whole_second(low, stats, result, request)
-                low += 1000
+                else:  # more rows than a page share one second: read that second alone, then go on
+                    self._whole_second(low, stats, result, request)
+                    low += 1000
+                    if low > piece.end:
+                        return
+                request.clear()
+                request.update(self._window_biz(low, piece.end) | {"page_index": 1, "page_size": size})
+                page = self._page(request, stats, result)
+                if page.has_next:
+                    self._sorted_check(page.rows)
+                result.rows += page.rows
+                complete = not page.has_next
             raise ErpGaveUp(f"{endpoint.path}: more than {MAX_PAGES} pages in one slice")
 
         return self._guarded(piece, stats, body)
 
-    def _paged(self, piece: Slice, stats: CallStats, window: bool) -> SliceResult:
+    def _paged(self, piece: Slice, stats: CallStats, first: Page | None, window: bool) -> SliceResult:
         """Pages by index: the flat array of unique codes (immutable rows, a short page ends it)
         and the shop list (no window)."""
         size = self.endpoint.page_size_max
 
         def body(result: SliceResult, request: dict) -> None:
-            for page_index in range(1, MAX_PAGES):
+            complete, page_index = False, 1
+            if window:
+                _, complete = self._opening(piece, first, request, stats, result)
+                page_index = 2
+            while not complete:
+                if page_index > MAX_PAGES:
+                    raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages")
                 request.clear()
-                request.update((self._window(piece.begin, piece.end) if window else {})
+                request.update((self._window_biz(piece.begin, piece.end) if window else {})
                                | {"page_index": page_index, "page_size": size})
                 page = self._page(request, stats, result)
                 result.rows += page.rows
-                done = not page.has_next if self.endpoint.has_next else len(page.rows) < size
-                if done:
-                    return
-            raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages")
+                complete, page_index = not page.has_next, page_index + 1
 
         return self._guarded(piece, stats, body)
 
-    def _flat(self, piece: Slice, stats: CallStats) -> SliceResult:
-        return self._paged(piece, stats, window=True)
+    def _flat(self, piece: Slice, stats: CallStats, first: Page | None = None) -> SliceResult:
+        return self._paged(piece, stats, first, window=True)
 
-    def _listing(self, piece: Slice, stats: CallStats) -> SliceResult:
-        return self._paged(piece, stats, window=False)
+    def _listing(self, piece: Slice, stats: CallStats, first: Page | None = None) -> SliceResult:
+        return self._paged(piece, stats, first, window=False)

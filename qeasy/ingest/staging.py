@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from qeasy.erp.endpoints import Endpoint
-from qeasy.erp.times import BEIJING, date_of_day, day_start_ms, format_bj
+from qeasy.erp.times import BEIJING, date_of_day, format_bj
 from qeasy.ingest.pull import DayPull
 from qeasy.ingest.rows import record_key, row_time, version
 
@@ -65,11 +65,10 @@ def ods_frame(endpoint: Endpoint, pulls: list[DayPull], run_id: str) -> pl.DataF
 
 
 def _window(endpoint: Endpoint, pull: DayPull) -> tuple[datetime | None, datetime | None]:
-    """The window read for the day, as stored (none for unwindowed datasets such as shops)."""
+    """The window that read the day, as stored (none for unwindowed datasets such as shops)."""
     if endpoint.window_days is None:
         return None, None
-    begin = day_start_ms(pull.day) if pull.since is None else pull.since
-    return _naive(begin), _naive(day_start_ms(pull.day + 1))
+    return _naive(pull.window[0]), _naive(pull.window[1])
 
 
 def api_calls(endpoint: Endpoint, pulls: list[DayPull], run_id: str, now: datetime) -> pl.DataFrame:

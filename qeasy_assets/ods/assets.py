@@ -13,7 +13,7 @@ from pydantic import Field
 
 from qeasy.erp.client import CallStats
 from qeasy.erp.endpoints import ENDPOINTS, Endpoint
-from qeasy.erp.times import BEIJING, day_of_date, day_start_ms
+from qeasy.erp.times import BEIJING, day_of_date, day_start_ms, format_bj
 from qeasy.ingest.pull import DayPull, Puller
 from qeasy.ingest.staging import staged_until, store
 from qeasy.warehouse.publish import insert
@@ -22,7 +22,6 @@ from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 
-DAYS_PER_WRITE = 3
 # The near-real-time pull re-reads this much before the newest staged change: an edit committed a
 # little late in the ERP, with an earlier modification time, is still caught.
 OVERLAP_MS = 2 * 60 * 1000
@@ -75,8 +74,12 @@ def _metadata(pulls: list[DayPull], written: int) -> dict:
         "dead_letters": sum(len(p.dead) for p in pulls),
         "api_data_count": sum(p.expected for p in reconciled) if reconciled else None,
         "reconciliation": ("not reported by this API" if not reconciled
-                           else "ok" if not differing else f"{differing} day(s) differ"),
+                           else "ok" if not differing else f"{differing} window(s) differ"),
     }
+
+
+def _span(window: tuple[int, int]) -> str:
+    return f"{format_bj(window[0])} .. {format_bj(window[1])}"
 
 
 def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
@@ -110,18 +113,18 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
                   staging: DuckDBResource, warehouse: ClickHouseResource):
         days = _days(context, endpoint)
         since = _since(staging, endpoint, days) if config.since_staged and partitioned else {}
-        puller = Puller(erp.client, endpoint, erp.concurrency, erp.max_slices_per_day)
+        puller = Puller(erp.client, endpoint, erp.concurrency, erp.max_slices)
         pulls, written = [], 0
-        # A few days at a time: memory stays bounded and a long backfill keeps what it finished.
-        for first in range(0, len(days), DAYS_PER_WRITE):
-            chunk = puller.pull(days[first:first + DAYS_PER_WRITE], since)
+        # A window (or part of a big one) at a time: memory stays bounded and a long backfill
+        # keeps what it finished.
+        for group in puller.groups(days, since):
             with staging.get_connection() as conn:
-                stored, calls = store(conn, endpoint, chunk, context.run.run_id)
+                stored, calls = store(conn, endpoint, group, context.run.run_id)
             with warehouse.session() as client:  # the contract's API-health table
                 insert(client, "ops_api_calls", calls)
             written += stored
-            context.log.info(f"staged {first + len(chunk)}/{len(days)} day(s), {written:,} rows so far")
-            pulls += [replace(pull, rows=[]) for pull in chunk]  # the figures stay, the rows go
+            pulls += [replace(pull, rows=[]) for pull in group]  # the figures stay, the rows go
+            context.log.info(f"staged {len(pulls)}/{len(days)} day(s), {written:,} rows so far")
         metadata = _metadata(pulls, written)
         dead = [d for p in pulls for d in p.dead]
         for letter in dead:
@@ -137,8 +140,8 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
                 dg.AssetCheckResult(
                     check_name="reconciled", passed=not unreconciled,
                     severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"days_differing": len(unreconciled),
-                              "detail": "; ".join(f"day {p.day}: API {p.expected}, read {p.got}"
+                    metadata={"windows_differing": len(unreconciled),
+                              "detail": "; ".join(f"{_span(p.window)}: API {p.expected}, read {p.got}"
                                                   for p in unreconciled[:10]) or "none"}),
             ],
         )
