@@ -16,7 +16,7 @@ from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import bj_today
 from qeasy.runner import RunReport, dagster_home, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer
-from qeasy.sandbox.process import SandboxProcess
+from qeasy.sandbox.process import SandboxProcess, die_with_parent
 from qeasy.settings import Settings, SettingsError, load_settings
 
 
@@ -132,8 +132,9 @@ def dev(port: int, sandbox_port: int) -> None:
         sandbox = _start_sandbox(settings, port=sandbox_port)
         env.update(_sandbox_env(settings, sandbox.url))
         click.echo(f"ERP sandbox at {sandbox.url}")
+    instance_for(settings.home)  # runs a killed process left behind would hold the queue
     dagster = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-                                "-h", "127.0.0.1", "-p", str(port)], env=env)
+                                "-h", "127.0.0.1", "-p", str(port)], env=env, preexec_fn=die_with_parent())
     try:
         dagster.wait()
     except KeyboardInterrupt:  # Ctrl-C reached dagster dev too: let it stop its webserver and daemon
