@@ -16,7 +16,7 @@ from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import bj_today
 from qeasy.runner import RunReport, dagster_home, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer
-from qeasy.sandbox.process import SandboxProcess
+from qeasy.sandbox.process import SandboxProcess, die_with_parent
 from qeasy.settings import Settings, SettingsError, load_settings
 
 
@@ -71,8 +71,8 @@ def run(start: datetime | None, end: datetime | None) -> None:
     with _erp(settings) as base_url:
         click.echo(f"qeasy run {first}..{last}  ERP {base_url}  budget "
                    f"{settings.rate_per_second}/s {settings.rate_per_minute}/min")
-        shops = _preflight(settings, base_url)
-        click.echo(f"  credentials accepted ({shops} shops)")
+        shops, calls = _preflight(settings, base_url)
+        click.echo(f"  credentials accepted ({shops} shops; {calls} call{'s' if calls != 1 else ''})")
         from qeasy_assets.definitions import defs
 
         instance = instance_for(settings.home)
@@ -132,8 +132,9 @@ def dev(port: int, sandbox_port: int) -> None:
         sandbox = _start_sandbox(settings, port=sandbox_port)
         env.update(_sandbox_env(settings, sandbox.url))
         click.echo(f"ERP sandbox at {sandbox.url}")
+    instance_for(settings.home)  # runs a killed process left behind would hold the queue
     dagster = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-                                "-h", "127.0.0.1", "-p", str(port)], env=env)
+                                "-h", "127.0.0.1", "-p", str(port)], env=env, preexec_fn=die_with_parent())
     try:
         dagster.wait()
     except KeyboardInterrupt:  # Ctrl-C reached dagster dev too: let it stop its webserver and daemon
@@ -212,20 +213,22 @@ def _start_sandbox(settings: Settings, port: int = 0) -> SandboxProcess:
                           per_second=settings.rate_per_second, per_minute=settings.rate_per_minute).start()
 
 
-def _preflight(settings: Settings, base_url: str) -> int:
-    """One signed call (the shop list) so wrong credentials fail now, with the ERP's reason."""
+def _preflight(settings: Settings, base_url: str) -> tuple[int, int]:
+    """One signed call (the shop list) so wrong credentials fail now, with the ERP's reason: the
+    shops seen and the calls it took (retries and a token call included)."""
     budget = CallBudget(settings.home, settings.jst_app_key, settings.rate_per_second,
                         settings.rate_per_minute)
     client = ErpClient(base_url, settings.jst_app_key, settings.jst_app_secret,
                        settings.jst_access_token or None, budget,
                        refresh_token=settings.jst_refresh_token or None, retry=RetryPolicy(max_attempts=4))
+    stats = CallStats()
     try:
-        data = client.call(ENDPOINTS["shop"].path, {"page_index": 1, "page_size": 100}, CallStats())
+        data = client.call(ENDPOINTS["shop"].path, {"page_index": 1, "page_size": 100}, stats)
     except (ErpConfigError, ErpGaveUp) as exc:
         _fail(str(exc))
     finally:
         client.close()
-    return len(data.get("datas") or [])
+    return len(data.get("datas") or []), stats.calls
 
 
 def _print_warehouse(settings: Settings, day: date) -> None:

@@ -7,15 +7,29 @@ from pathlib import Path
 
 import dagster as dg
 
+from qeasy.dead_runs import fail_dead_runs
 from qeasy.events import blocked, cause
 
+# Run monitoring fails runs stuck starting and runs over their `dagster/max_runtime` tag (the nrt
+# job has one); runs whose process died are failed by `qeasy.dead_runs`.
 DAGSTER_YAML = """telemetry:
   enabled: false
 run_queue:
   tag_concurrency_limits:
     - key: qeasy/staging
       limit: 1
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
 """
+EARLIER_DEFAULTS = ["""telemetry:
+  enabled: false
+run_queue:
+  tag_concurrency_limits:
+    - key: qeasy/staging
+      limit: 1
+"""]  # homes made by earlier versions get the current default (edited files are left alone)
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
@@ -27,15 +41,19 @@ def dagster_home(home: Path) -> Path:
     path = home / "dagster"
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text() in EARLIER_DEFAULTS:
         config.write_text(DAGSTER_YAML)
     return path
 
 
 def instance_for(home: Path) -> dg.DagsterInstance:
-    """The persistent Dagster instance, so that runs made from the command line show in the UI."""
+    """The persistent Dagster instance, so that runs made from the command line show in the UI;
+    runs a killed process left behind are failed first (`qeasy.dead_runs`)."""
     os.environ["DAGSTER_HOME"] = str(dagster_home(home))
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id in fail_dead_runs(instance):
+        print(f"  an earlier run's process is gone: run {run_id} marked failed", flush=True)
+    return instance
 
 
 @dataclass

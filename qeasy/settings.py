@@ -60,7 +60,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = _environment(env)
     get = _getter(env)
 
-    home = Path(get("QEASY_HOME") or ".qeasy").expanduser().resolve()
+    home = _home(get("QEASY_HOME") or ".qeasy")
     dsn = get("QEASY_CLICKHOUSE_DSN") or f"chdb://{home / 'clickhouse'}"
     if not re.match(r"^(chdb|https?)://\S+$", dsn):
         raise SettingsError("QEASY_CLICKHOUSE_DSN must look like chdb:///path or http(s)://user:pass@host:port")
@@ -95,19 +95,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jst_app_secret=credentials["JST_APP_SECRET"],
         jst_access_token=token,
         jst_refresh_token=get("JST_REFRESH_TOKEN") or "",
-        rate_per_second=_number(get, "QEASY_RATE_PER_SECOND", default_rates[0], int, minimum=1),
-        rate_per_minute=_number(get, "QEASY_RATE_PER_MINUTE", default_rates[1], int, minimum=1),
+        rate_per_second=_number(get, "QEASY_RATE_PER_SECOND", default_rates[0], int, 1, 10_000),
+        rate_per_minute=_number(get, "QEASY_RATE_PER_MINUTE", default_rates[1], int, 1, 600_000),
         feishu_webhook=get("QEASY_FEISHU_WEBHOOK"),
         feishu_secret=get("QEASY_FEISHU_SECRET"),
         dingtalk_webhook=get("QEASY_DINGTALK_WEBHOOK"),
         dingtalk_secret=get("QEASY_DINGTALK_SECRET"),
-        alert_after_sale_rate=_number(get, "QEASY_ALERT_AFTER_SALE_RATE", 0.05, float, minimum=0),
-        alert_min_orders=_number(get, "QEASY_ALERT_MIN_ORDERS", 20, int, minimum=0),
-        sandbox_seed=_number(get, "QEASY_SANDBOX_SEED", 20261101, int, minimum=0),
-        sandbox_orders_per_hour=_number(get, "QEASY_SANDBOX_ORDERS_PER_HOUR", 2000.0, float, minimum=0),
+        alert_after_sale_rate=_ratio(get, "QEASY_ALERT_AFTER_SALE_RATE", 0.05),
+        alert_min_orders=_number(get, "QEASY_ALERT_MIN_ORDERS", 20, int, 0, 1_000_000_000),
+        sandbox_seed=_number(get, "QEASY_SANDBOX_SEED", 20261101, int, 0, 2**32 - 1),
+        sandbox_orders_per_hour=_number(get, "QEASY_SANDBOX_ORDERS_PER_HOUR", 2000.0, float, 0, 1_000_000),
         sandbox_clock=_clock(get("QEASY_SANDBOX_CLOCK")),
         status_labels_file=_labels(get("QEASY_STATUS_LABELS")),
-        max_anomaly_rate=_number(get, "QEASY_MAX_ANOMALY_RATE", 0.05, float, minimum=0),
+        max_anomaly_rate=_ratio(get, "QEASY_MAX_ANOMALY_RATE", 0.05),
         first_day=first_day(env),
     )
 
@@ -165,14 +165,44 @@ def _clock(text: str | None) -> str | None:
     return text
 
 
-def _number(get, name: str, default, kind, minimum):
+def _home(text: str) -> Path:
+    """QEASY_HOME resolved, and checked to be (or to be creatable as) a writable directory."""
+    home = Path(text).expanduser().resolve()
+    existing = next(path for path in (home, *home.parents) if path.exists())
+    if not existing.is_dir():
+        what = "is" if existing == home else f"lies under {existing}, which is"
+        raise SettingsError(f"QEASY_HOME {home} {what} a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = os.statvfs(existing).f_flag & os.ST_RDONLY
+        why = "is on a read-only file system" if read_only else "is not writable by this user"
+        where = "" if existing == home else f" ({existing}, where it would be created)"
+        raise SettingsError(f"QEASY_HOME {home}{where} {why}: point it at a writable directory")
+    return home
+
+
+def _number(get, name: str, default, kind, minimum, maximum):
     text = get(name)
     if text is None:
         return default
     try:
         value = kind(text)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be a {kind.__name__}, not {text!r}") from exc
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}, not {text!r}")
+        raise SettingsError(f"{name} must be a{'n' if kind is int else ''} {kind.__name__}, "
+                            f"not {text!r}") from exc
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name} must be between {minimum:,} and {maximum:,}, not {text!r}")
+    return value
+
+
+def _ratio(get, name: str, default: float) -> float:
+    """A share strictly between 0 and 1: a user who writes 5 for 5% is told, not ignored."""
+    text = get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1:
+        raise SettingsError(f"{name} must be a ratio between 0 and 1 (0.05 means 5%), not {text!r}")
     return value

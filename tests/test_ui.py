@@ -6,9 +6,7 @@ through the daemon's near-real-time sensor alone.
 Screenshots go to tests/output/ui/ (kept after the run, ignored by git).
 """
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -36,6 +34,7 @@ from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import BEIJING
 from qeasy.sandbox.process import free_port
 from qeasy.warehouse.clickhouse import session
+from tests.dev_helpers import answers, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = Path(__file__).parent / "output" / "ui"
@@ -99,11 +98,11 @@ def served(tmp_path) -> Iterator[Served]:
                                start_new_session=True)
     try:
         ui = f"http://127.0.0.1:{ui_port}"
-        _wait(lambda: _answers(ui + "/server_info") or dev.poll() is not None, 180, "the UI to start", log)
+        wait_for(lambda: answers(ui + "/server_info") or dev.poll() is not None, 180, "the UI to start", log)
         assert dev.poll() is None, log.read_text()[-3000:]
         yield Served(ui, f"http://127.0.0.1:{sandbox_port}", home, today, log)
     finally:
-        _stop(dev)
+        stop(dev)
 
 
 @pytest.fixture
@@ -136,11 +135,11 @@ def test_the_ui_shows_the_layers_and_partitions_and_the_daemon_keeps_today_fresh
 
     # The near-real-time sensor runs `nrt` back to back; after the first has succeeded, move the
     # ERP half an hour on and wait for a run started after the change to carry it into the metric.
-    _wait(lambda: served.nrt_runs(dg.DagsterRunStatus.SUCCESS), 300, "a first nrt run", served.log)
+    wait_for(lambda: served.nrt_runs(dg.DagsterRunStatus.SUCCESS), 300, "a first nrt run", served.log)
     before = served.out_orders()
     httpx.post(served.sandbox + "/__sandbox/clock", json={"advance_seconds": 1800}).raise_for_status()
     changed = time.time()  # a run started from now on reads the changed ERP
-    _wait(lambda: any(run.start_time and run.start_time > changed
+    wait_for(lambda: any(run.start_time and run.start_time > changed
                       for run in served.nrt_runs(dg.DagsterRunStatus.SUCCESS)),
           300, "an nrt run started after the change", served.log)
     assert served.out_orders() > before
@@ -174,31 +173,3 @@ def _dismiss_welcome(driver: webdriver.Chrome) -> bool:
 
 def _text(driver: webdriver.Chrome) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _wait(condition, seconds: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            said = log.read_text()[-4000:]
-            raise TimeoutError(f"waited {seconds:.0f} s for {what}; qeasy dev said:\n{said}")
-        time.sleep(1)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Ctrl-C for the whole group, as a terminal sends it (dagster dev shuts down on SIGINT, not
-    SIGTERM); what is left of the group a minute later is killed."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGINT)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=60)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)

@@ -149,7 +149,8 @@ class ErpClient:
             last_problem = f"unexpected ERP code {code}: {msg}"
             stats.add(errors=1)
             self._backoff(attempt)
-        raise ErpGaveUp(f"{path}: gave up after {self.retry.max_attempts} attempts; last: {last_problem}")
+        raise ErpGaveUp(f"{self._where(path)}: gave up after {self.retry.max_attempts} attempts; "
+                        f"last: {last_problem}")
 
     def _send(self, path: str, form: dict[str, str], stats: CallStats) -> tuple[int, str, object] | str:
         """(code, msg, data) of an answer, or a description of why there is none."""
@@ -159,10 +160,10 @@ class ErpClient:
             response = self._http.post(self.base_url + path, data=form)
         except httpx.TimeoutException:
             stats.add(calls=1, errors=1)
-            return "timed out"
+            return f"timed out after {self._http.timeout.read} s"
         except httpx.HTTPError as exc:  # connection, protocol or decoding trouble
             stats.add(calls=1, errors=1)
-            return f"connection failed ({type(exc).__name__})"
+            return f"connection failed: {_cause(exc)}"
         stats.add(calls=1, latency_ms=(time.monotonic() - started) * 1000)
         if response.status_code == 429:
             stats.add(throttled=1)
@@ -207,6 +208,7 @@ class ErpClient:
             self._refresh_token = data.get("refresh_token") or self._refresh_token
 
     def _token_call(self, path: str, fields: dict[str, object], stats: CallStats) -> dict:
+        last_problem = ""
         for attempt in range(self.retry.max_attempts):
             form = {"app_key": self.app_key, "timestamp": str(int(time.time())), "charset": "utf-8",
                     **{k: str(v) for k, v in fields.items()}}
@@ -218,5 +220,19 @@ class ErpClient:
                 code = outcome[0]
                 raise ErpConfigError(code, f"could not obtain an access token: "
                                            f"{CONFIG_ERRORS.get(code, outcome[1])}")
+            last_problem = outcome if isinstance(outcome, str) else f"throttled (code {outcome[0]})"
             self._backoff(attempt, floor=1.0 if isinstance(outcome, tuple) else 0.0)
-        raise ErpGaveUp(f"{path}: gave up after {self.retry.max_attempts} attempts")
+        raise ErpGaveUp(f"{self._where(path)}: gave up after {self.retry.max_attempts} attempts; "
+                        f"last: {last_problem}")
+
+    def _where(self, path: str) -> str:
+        """The URL called, without any user or password it may carry."""
+        return str(httpx.URL(self.base_url + path).copy_with(username=None, password=None))
+
+
+def _cause(exc: httpx.HTTPError) -> str:
+    """The innermost reason a request failed, such as `[Errno 111] Connection refused`."""
+    inner: BaseException = exc
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        inner = inner.__cause__ or inner.__context__
+    return str(inner) or str(exc) or type(exc).__name__

@@ -10,6 +10,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from qeasy.erp.client import CallStats
 from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import BEIJING, date_of_day, format_bj
 from qeasy.ingest.pull import DayPull
@@ -84,6 +85,15 @@ def api_calls(endpoint: Endpoint, pulls: list[DayPull], run_id: str, now: dateti
                           "latency_p95_ms": pl.Float64,
                           "api_count": pl.Int64, "reconciled": pl.Boolean, "window_begin": pl.Datetime("us"),
                           "window_end": pl.Datetime("us"), "recorded_at": pl.Datetime("us")})
+
+
+def lookup_calls(endpoint: Endpoint, day: int, rows: list[dict], pages: int, stats: CallStats,
+                 run_id: str) -> pl.DataFrame:
+    """API health of id lookups made for a day (no time window): their `ops_api_calls` row."""
+    now = datetime.now(BEIJING).replace(tzinfo=None)
+    calls = api_calls(endpoint, [DayPull(day, rows, pages, stats, None, None, [])], run_id, now)
+    return calls.with_columns(window_begin=pl.lit(None, pl.Datetime("us")),
+                              window_end=pl.lit(None, pl.Datetime("us")))
 
 
 def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPull],

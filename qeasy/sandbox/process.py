@@ -1,12 +1,18 @@
 """The sandbox in a child process (`qeasy sandbox`): its own interpreter and core, so a busy client
 in this process cannot delay its answers or skew its rate-limit clock."""
 
+import ctypes
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import httpx
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class SandboxProcess:
@@ -22,7 +28,8 @@ class SandboxProcess:
         self._process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60.0) -> "SandboxProcess":
-        self._process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL)
+        self._process = subprocess.Popen(self._command, stdout=subprocess.DEVNULL,
+                                         preexec_fn=die_with_parent())
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -44,6 +51,21 @@ class SandboxProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` that has the child sent SIGTERM when this process ends, however it ends
+    (kill -9 included: Linux's parent-death signal); None where there is no such signal."""
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
 
 
 def free_port() -> int:

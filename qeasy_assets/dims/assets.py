@@ -3,6 +3,7 @@ modification day, plus every SKU the day's facts reference that the window queri
 looked up by id)."""
 
 import json
+import math
 from datetime import date, timedelta
 
 import dagster as dg
@@ -14,7 +15,10 @@ from qeasy.cleanse.dwd import table_exists
 from qeasy.cleanse.shapes import FACTS, SHAPES
 from qeasy.erp.client import CallStats
 from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.erp.times import day_of_date
+from qeasy.ingest.staging import lookup_calls
 from qeasy.warehouse.dims import missing_skus, publish_shops, publish_skus
+from qeasy.warehouse.publish import insert
 from qeasy.warehouse.quarantine import publish_quarantine
 from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns
 from qeasy_assets.dwd.assets import dwd_key
@@ -117,6 +121,11 @@ def dim_sku(
         missing = missing_skus(client, referenced)
     stats = CallStats()
     found = _look_up(erp, missing, stats) if missing else []
+    if stats.calls:  # lookups spend the shared budget too: API health counts them
+        pages = math.ceil(len(missing) / IDS_PER_CALL)
+        with warehouse.session() as client:
+            insert(client, "ops_api_calls", lookup_calls(SKU, day_of_date(max(days)), found, pages, stats,
+                                                         context.run.run_id))
     anomalies = _anomalies(listed.rows)
     if found:
         lookup = pl.DataFrame(
@@ -153,7 +162,7 @@ def dim_sku(
             "anomalous_rows": anomalies,
             "found_by_id": len(found),
             "unknown_to_erp": len(unknown),
-            "lookup_calls": stats.calls,
+            **stats.summary(),
             "unknown_examples": ", ".join(unknown[:20]) or "none",
         }
     )
