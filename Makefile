@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dev sandbox bench lint lock clean browser
+.PHONY: run test dev sandbox metrics bench lint lock clean debian-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,29 +15,35 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## the main job over the last 7 complete days on the embedded defaults
 	$(BIN)/qeasy run
 
-test: $(STAMP) browser  ## the whole test suite (what .ci/run calls)
+test: $(STAMP) debian-packages  ## the whole test suite (what .ci/run calls)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-# tests/test_ui.py drives Debian's Chromium through ChromeDriver; a CJK font makes the shop names
-# readable in its screenshots. A fresh machine has none of them: install them, or fail saying so.
-BROWSER_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# tests/test_ui.py drives Debian's Chromium through ChromeDriver (a CJK font makes the shop names
+# readable in its screenshots); tests/test_monitoring.py has Debian's Prometheus scrape qeasy. A fresh
+# machine has none of them: install them, or fail saying so.
+DEBIAN_FILES := /usr/bin/chromium /usr/bin/chromedriver /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc \
+	/usr/bin/prometheus
+DEBIAN_PACKAGES := chromium chromium-driver fonts-wqy-zenhei prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
-BROWSER_HELP := make test needs Debian's chromium, chromium-driver and fonts-wqy-zenhei: install them
+DEBIAN_HELP := make test needs Debian's $(DEBIAN_PACKAGES): install them
 
-browser:
-	@ls $(BROWSER_FILES) >/dev/null 2>&1 || { \
+debian-packages:
+	@ls $(DEBIAN_FILES) >/dev/null 2>&1 || { \
 	  command -v apt-get >/dev/null && { [ -z "$(SUDO)" ] || command -v sudo >/dev/null; } \
-	    || { echo "$(BROWSER_HELP) (no apt-get, or not root and no sudo)"; exit 1; }; \
+	    || { echo "$(DEBIAN_HELP) (no apt-get, or not root and no sudo)"; exit 1; }; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei \
-	    || { echo "$(BROWSER_HELP) (apt-get failed)"; exit 1; }; }
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) \
+	    || { echo "$(DEBIAN_HELP) (apt-get failed)"; exit 1; }; }
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 with the sandbox running
 	$(BIN)/qeasy dev
 
 sandbox: $(STAMP)  ## serve the ERP sandbox on http://127.0.0.1:8900
 	$(BIN)/qeasy sandbox
+
+metrics: $(STAMP)  ## Prometheus metrics of the pipeline on http://127.0.0.1:9464/metrics
+	$(BIN)/qeasy metrics
 
 # dlt, the tool bench/ingest_vs_dlt.py compares against, lives in its own venv: never a project dependency.
 BENCH_VENV := .venv-bench

@@ -1,4 +1,5 @@
-"""The `qeasy` command: `run` (the main job), `sandbox` (serve the ERP sandbox), `dev` (the UI)."""
+"""The `qeasy` command: `run` (the main job), `sandbox` (serve the ERP sandbox), `dev` (the UI),
+`replay` (dead letters), `metrics` (Prometheus)."""
 
 import os
 import subprocess
@@ -145,6 +146,31 @@ def dev(port: int, sandbox_port: int) -> None:
     finally:
         if sandbox:
             sandbox.stop()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9464, show_default=True, type=int)
+def metrics(host: str, port: int) -> None:
+    """Serve Prometheus metrics on http://HOST:PORT/metrics until stopped (Ctrl-C)."""
+    settings = _settings()
+    import time
+
+    from prometheus_client import start_http_server
+    from prometheus_client.registry import CollectorRegistry
+
+    from qeasy.metrics import PipelineCollector
+
+    registry = CollectorRegistry()
+    registry.register(PipelineCollector(settings, instance_for(settings.home)))
+    server, _ = start_http_server(port, addr=host, registry=registry)
+    click.echo(f"qeasy metrics at http://{host}:{server.server_port}/metrics (QEASY_HOME {settings.home}); "
+               "Ctrl-C stops it.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
 
 
 def day_range(start: date | None, end: date | None, first_day: date, today: date) -> tuple[date, date]:
