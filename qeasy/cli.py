@@ -243,7 +243,7 @@ def _preflight(settings: Settings, base_url: str) -> tuple[int, int]:
     """One signed call (the shop list) so wrong credentials fail now, with the ERP's reason: the
     shops seen and the calls it took (retries and a token call included)."""
     budget = CallBudget(settings.home, settings.jst_app_key, settings.rate_per_second,
-                        settings.rate_per_minute)
+                        settings.rate_per_minute, shared_url=settings.budget_url)
     client = ErpClient(base_url, settings.jst_app_key, settings.jst_app_secret,
                        settings.jst_access_token or None, budget,
                        refresh_token=settings.jst_refresh_token or None, retry=RetryPolicy(max_attempts=4))

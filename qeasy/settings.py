@@ -49,6 +49,7 @@ class Settings:
     status_labels_file: str | None = None  # JSON overrides of the BI status labels
     max_anomaly_rate: float = 0.05  # above it the anomaly-rate check warns
     first_day: date = field(default_factory=default_first_day)  # the first Beijing day of history
+    budget_url: str = field(default="", repr=False)  # Redis holding the call budget of every host
 
     @property
     def uses_sandbox(self) -> bool:
@@ -83,6 +84,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # its limits always match the budget, so qeasy never trips them.
     rates_set = get("QEASY_RATE_PER_SECOND") or get("QEASY_RATE_PER_MINUTE")
     default_rates = (5, 100) if base_url or rates_set else SANDBOX_RATES
+    budget_url = get("QEASY_BUDGET_URL") or ""
+    if budget_url and not re.match(r"^(rediss?|unix)://\S+$", budget_url):
+        raise SettingsError("QEASY_BUDGET_URL must be a Redis URL, redis://host:6379/0 (unset: the call "
+                            "budget lives in QEASY_HOME, for one host)")
     for name in ("QEASY_FEISHU_WEBHOOK", "QEASY_DINGTALK_WEBHOOK"):
         if get(name) and not re.match(r"^https?://\S+$", get(name)):
             raise SettingsError(f"{name} must be an http(s):// URL")
@@ -109,6 +114,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         status_labels_file=_labels(get("QEASY_STATUS_LABELS")),
         max_anomaly_rate=_ratio(get, "QEASY_MAX_ANOMALY_RATE", 0.05),
         first_day=first_day(env),
+        budget_url=budget_url,
     )
 
 

@@ -30,6 +30,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             rate_per_second=settings.rate_per_second,
             rate_per_minute=settings.rate_per_minute,
             state_dir=str(settings.home),
+            budget_url=_env_or("QEASY_BUDGET_URL", settings.budget_url),
         ),
         "staging": DuckDBResource(database=str(settings.home / "staging.duckdb")),
         "warehouse": ClickHouseResource(dsn=_env_or("QEASY_CLICKHOUSE_DSN", settings.clickhouse_dsn),

@@ -21,7 +21,8 @@ class JushuitanResource(dg.ConfigurableResource):
     rate_per_second: int = 5
     rate_per_minute: int = 100
     rate_margin_seconds: float = 0.1  # slack for the gap between our send and the ERP's arrival
-    state_dir: str  # where the shared call budget lives (QEASY_HOME)
+    state_dir: str  # where the call budget lives for one host (QEASY_HOME)
+    budget_url: str = ""  # a Redis URL: the call budget of every host that uses it
     timeout_seconds: float = 30.0
     max_attempts: int = 8
     concurrency: int = 8  # slices read at once; the budget, not this, bounds the call rate
@@ -40,7 +41,7 @@ class JushuitanResource(dg.ConfigurableResource):
             self._sandbox = SandboxServer(config).start()
             base_url = self._sandbox.url
         budget = CallBudget(Path(self.state_dir), self.app_key, self.rate_per_second, self.rate_per_minute,
-                            margin_seconds=self.rate_margin_seconds)
+                            margin_seconds=self.rate_margin_seconds, shared_url=self.budget_url)
         self._client = ErpClient(base_url, self.app_key, self.app_secret, self.access_token or None,
                                  budget, refresh_token=self.refresh_token or None,
                                  timeout=self.timeout_seconds,

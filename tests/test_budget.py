@@ -1,11 +1,14 @@
-"""The shared call budget: sliding spans across threads and processes, and the interactive reserve."""
+"""The shared call budget: sliding spans across threads and processes (one host: a file; every host:
+Redis), and the interactive reserve."""
 
 import subprocess
 import sys
 import threading
 import time
 
-from qeasy.erp.budget import BULK, INTERACTIVE, CallBudget
+import pytest
+
+from qeasy.erp.budget import BULK, INTERACTIVE, BudgetUnavailable, CallBudget
 
 
 def _max_in_any_second(stamps: list[float]) -> int:
@@ -69,3 +72,73 @@ def test_accounts_do_not_share_a_budget_and_the_file_names_no_credential(tmp_pat
     two = CallBudget(tmp_path, "app-two", per_second=1, per_minute=100)
     assert one._try(BULK) == 0 and two._try(BULK) == 0
     assert "app-one" not in one.path.name
+
+
+# ---- one budget for every host: Redis ---------------------------------------------------------
+REDIS = "redis://127.0.0.1:6379/0"
+# Each process has its own state directory, as two hosts would: only Redis is shared.
+CALLER = """import sys
+from pathlib import Path
+from qeasy.erp.budget import CallBudget
+from qeasy.erp.client import CallStats, ErpClient
+url, key, secret, token, state, shared, calls = sys.argv[1:8]
+budget = CallBudget(Path(state), key, 10, 600, shared_url=shared)
+client = ErpClient(url, key, secret, token, budget)
+for _ in range(int(calls)):
+    client.call("/open/shops/query", {"page_index": 1, "page_size": 100}, CallStats())
+"""
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis server this machine kind runs, emptied of budgets of earlier tests."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS, socket_connect_timeout=2)
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"needs the Redis server at 127.0.0.1:6379 ({type(exc).__name__}); this machine kind "
+                    "runs one (see the env machine page)")
+    for key in client.scan_iter("qeasy:erp-budget:*"):
+        client.delete(key)
+    return REDIS
+
+
+def _hosts(server, tmp_path, shared: str, calls: int = 30) -> dict:
+    """Two processes with their own state directories calling the sandbox; its statistics."""
+    config = server.config
+    server.admin("POST", "stats/reset", None)
+    runs = [subprocess.Popen([sys.executable, "-c", CALLER, server.url, config.app_key, config.app_secret,
+                              config.access_token, str(tmp_path / f"host-{n}"), shared, str(calls)])
+            for n in range(2)]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0]
+    return server.admin("GET", "stats", None)["/open/shops/query"]
+
+
+def test_hosts_sharing_a_redis_budget_are_never_throttled_by_a_sandbox_limited_to_it(make_sandbox, tmp_path,
+                                                                                     redis_url) -> None:
+    server, _ = make_sandbox(per_second=10, per_minute=600)  # exactly the budget the callers share
+    shared = _hosts(server, tmp_path, redis_url)
+    assert shared["calls"] == shared["ok"] == 60 and shared["throttled"] == 0, shared
+    alone = _hosts(server, tmp_path, "")  # the control: each host with its own file budget
+    assert alone["throttled"] > 0, "two single-host budgets stayed within the limit: the test proves nothing"
+
+
+def test_the_redis_budget_keeps_both_spans_and_names_no_credential(redis_url, tmp_path) -> None:
+    import redis
+
+    budget = CallBudget(tmp_path, "app-secret-key", per_second=1000, per_minute=10, shared_url=redis_url)
+    for _ in range(10):
+        assert budget._try(BULK) == 0
+    assert budget._try(BULK) > 59
+    keys = [key.decode() for key in redis.Redis.from_url(redis_url).scan_iter("qeasy:erp-budget:*")]
+    assert keys and not any("app-secret-key" in key for key in keys)
+    assert budget.path is None and not list(tmp_path.iterdir())  # nothing of it on this host
+
+
+def test_an_unreachable_redis_budget_fails_the_call_naming_the_setting(tmp_path) -> None:
+    budget = CallBudget(tmp_path, "app", 5, 100, shared_url="redis://:s3cret@127.0.0.1:1/0")
+    with pytest.raises(BudgetUnavailable, match="QEASY_BUDGET_URL") as raised:
+        budget.acquire()
+    assert "s3cret" not in str(raised.value)

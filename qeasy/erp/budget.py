@@ -1,19 +1,24 @@
-"""One ERP call budget per account, shared by every thread and process on the machine.
+"""One ERP call budget per account, shared by every thread and process on the machine, or by every
+host when they share a Redis server.
 
 The API counts calls over sliding 1-second and 60-second spans (jushuitan-api.md). A token bucket
-that allows a burst can break that, so the budget keeps the send times of recent calls in a small
-file, under an exclusive `flock`, and admits a call only when both spans have room. A margin
-absorbs the jitter between our send time and the server's arrival time.
+that allows a burst can break that, so the budget keeps the send times of recent calls and admits
+a call only when both spans have room. A margin absorbs the jitter between our send time and the
+server's arrival time. The send times live in a small file under an exclusive `flock` (one host:
+the default), or in Redis under a Redis lock, timed by the Redis server's clock so that hosts whose
+clocks differ still agree (`QEASY_BUDGET_URL`).
 
 Bulk work (backfills) uses the whole budget while it is alone. Once interactive work (the
 near-real-time pull) has called or asked to call in the last two minutes, bulk work leaves it a
 reserve of each span, so a backfill never starves it.
 """
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 BULK, INTERACTIVE = "bulk", "interactive"
@@ -21,21 +26,99 @@ _CALL, _WISH = "c", "w"  # a call sent; an interactive caller waiting for room
 _INTERACTIVE_MEMORY = 120.0
 
 
-class CallBudget:
-    """Blocks `acquire()` until a call fits within `per_second` and `per_minute`."""
+Spans = Iterator[tuple[str, float, Callable[[str], None]]]  # (the log, now, save a new log)
 
-    def __init__(self, directory: Path, account: str, per_second: int, per_minute: int,
-                 margin_seconds: float = 0.1) -> None:
-        if per_second < 1 or per_minute < 1:
-            raise ValueError("the call budget needs at least 1 call/second and 1 call/minute")
+
+class BudgetUnavailable(RuntimeError):
+    """The shared budget's store cannot be reached: no call may be sent without it."""
+
+
+class _FileSpans:
+    """The log in a file of the state directory, under an exclusive `flock`: one host."""
+
+    def __init__(self, directory: Path, digest: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        # The account (app key) is hashed: file names are not a place for credentials.
-        digest = hashlib.sha256(account.encode()).hexdigest()[:16]
         self.path = directory / f"erp-budget-{digest}.log"
         self._lock_path = directory / f"erp-budget-{digest}.lock"
+
+    @contextlib.contextmanager
+    def locked(self) -> Spans:
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield (self.path.read_text() if self.path.exists() else ""), time.time(), self._save
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _save(self, text: str) -> None:
+        # Write aside, then rename: a process killed mid-write leaves the old log, never a half one
+        # that would make every process think the spans were empty.
+        scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
+        scratch.write_text(text)
+        os.replace(scratch, self.path)
+
+
+class _RedisSpans:
+    """The log in a Redis key, under a Redis lock, timed by the Redis server: every host."""
+
+    def __init__(self, url: str, digest: str) -> None:
+        import redis
+
+        self._errors = (redis.RedisError,)
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._where = redis.connection.parse_url(url).get("host") or "a unix socket"
+        self.key = f"qeasy:erp-budget:{digest}"
+
+    @contextlib.contextmanager
+    def locked(self) -> Spans:
+        # The lock expires after 10 s, so a process that dies holding it stops no one for long.
+        lock = self._client.lock(self.key + ":lock", timeout=10, sleep=0.002, blocking_timeout=30)
+        try:
+            if not lock.acquire():
+                raise BudgetUnavailable(f"the shared ERP call budget in Redis ({self._where}) stayed locked "
+                                        "for 30 s")
+            seconds, micros = self._client.time()
+            text = (self._client.get(self.key) or b"").decode()
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
+        try:
+            yield text, seconds + micros / 1e6, self._save
+        finally:
+            with contextlib.suppress(*self._errors):  # expired: the next caller has taken it over
+                lock.release()
+
+    def _save(self, text: str) -> None:
+        try:
+            self._client.set(self.key, text, ex=300)
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: Exception) -> BudgetUnavailable:
+        return BudgetUnavailable(f"the shared ERP call budget in Redis ({self._where}) cannot be used: "
+                                 f"{type(exc).__name__}: {exc} (QEASY_BUDGET_URL)")
+
+
+class CallBudget:
+    """Blocks `acquire()` until a call fits within `per_second` and `per_minute`.
+
+    The send times are kept in `directory` (this host), or in the Redis server at `shared_url`
+    (every host using it)."""
+
+    def __init__(self, directory: Path, account: str, per_second: int, per_minute: int,
+                 margin_seconds: float = 0.1, shared_url: str = "") -> None:
+        if per_second < 1 or per_minute < 1:
+            raise ValueError("the call budget needs at least 1 call/second and 1 call/minute")
+        # The account (app key) is hashed: file names and keys are not a place for credentials.
+        digest = hashlib.sha256(account.encode()).hexdigest()[:16]
+        self._spans = _RedisSpans(shared_url, digest) if shared_url else _FileSpans(directory, digest)
         self.per_second = per_second
         self.per_minute = per_minute
         self.margin = margin_seconds
+
+    @property
+    def path(self) -> Path | None:
+        """The log file of a single-host budget (None when it lives in Redis)."""
+        return getattr(self._spans, "path", None)
 
     def acquire(self, priority: str = BULK) -> float:
         """Wait until a call may be sent, record it, and return the seconds waited."""
@@ -49,12 +132,8 @@ class CallBudget:
 
     def _try(self, priority: str) -> float:
         """Record a call and return 0, or return how long to wait before trying again."""
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            now = time.time()
+        with self._spans.locked() as (text, now, save):
             minute = 60 + 10 * self.margin
-            text = self.path.read_text() if self.path.exists() else ""
             entries = _parse(text, now - minute, now - _INTERACTIVE_MEMORY)
             per_second, per_minute = self._limits(priority, entries)
             sent = [t for t, kind, _ in entries if kind == _CALL and t > now - minute]
@@ -66,14 +145,8 @@ class CallBudget:
                 wait = sent[-per_minute] + minute - now + 0.001
             if wait <= 0 or priority == INTERACTIVE:  # only interactive wishes are worth remembering
                 entries.append((now, _WISH if wait > 0 else _CALL, priority))
-            # Write aside, then rename: a process killed mid-write leaves the old log, never a
-            # half one that would make every process think the spans were empty.
-            scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
-            scratch.write_text("".join(f"{t:.6f} {kind} {who}\n" for t, kind, who in entries))
-            os.replace(scratch, self.path)
+            save("".join(f"{t:.6f} {kind} {who}\n" for t, kind, who in entries))
             return wait
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     def _limits(self, priority: str, entries: list[tuple[float, str, str]]) -> tuple[int, int]:
         """(calls per second, calls per minute) this caller may use now."""
