@@ -21,8 +21,9 @@ A call that still fails after the client's retries becomes a dead letter for eve
 window covers; the rest goes on.
 
 A day may also be read only from a given instant on (`since`): the near-real-time pull reads what
-changed since the newest row it already staged, and the pull is marked partial so that staging
-replaces only the records it read again.
+changed since the newest row it already staged, as a window that starts there (so a backlog after
+a pause is sliced like any busy window), and the pull is marked partial so that staging replaces
+only the records it read again.
 """
 
 import math
@@ -61,7 +62,6 @@ class SliceResult:
     slice: Slice
     rows: list[dict] = field(default_factory=list)
     pages: int = 0
-    expected: int | None = None  # the API's data_count for the slice, where its own probe gave one
     dead: DeadLetter | None = None
 
 
@@ -79,6 +79,7 @@ class Plan:
     """How one window of consecutive days is read: its probe, in how many slices, or why it failed."""
 
     days: list[int]
+    since: int | None = None  # epoch ms: the window starts here, not at midnight (a partial day)
     stats: CallStats = field(default_factory=CallStats)
     probe: Page | None = None  # page 1 of the whole window: the first page of its first slice
     parts: int = 1
@@ -88,7 +89,7 @@ class Plan:
 
     @property
     def begin(self) -> int:
-        return day_start_ms(self.days[0])
+        return day_start_ms(self.days[0]) if self.since is None else self.since
 
     @property
     def end(self) -> int:
@@ -160,20 +161,17 @@ class Puller:
             day = days[0] if days else 0
             plan = Plan([day])
             [(result, stats)] = self._run([(Slice(0, 0), None)], self._listing)
-            yield self._gather(plan, [(result, stats)], result.expected, window=(0, 0))
+            yield self._gather(plan, [(result, stats)])
             return
         since = {day: begin for day, begin in (since or {}).items() if day in days}
-        if since:
-            work = [(Slice(begin, day_start_ms(day + 1)), None) for day, begin in since.items()]
-            results = self._run(work, self._reader())
-            yield [self._gather(Plan([day]), [result], result[0].expected, since=begin,
-                                window=(begin, result[0].slice.end))[0]
-                   for (day, begin), result in zip(since.items(), results, strict=True)]
+        for day, begin in since.items():  # read like a window, from the instant on: a busy one is sliced
+            yield from self._read_window([day], since=begin)
         for run in windows([day for day in days if day not in since], self.endpoint.window_days):
             yield from self._read_window(run)
 
-    def _read_window(self, days: list[int], spent: Plan | None = None) -> Iterator[list[DayPull]]:
-        plan = self._plan(days)
+    def _read_window(self, days: list[int], spent: Plan | None = None,
+                     since: int | None = None) -> Iterator[list[DayPull]]:
+        plan = self._plan(days, since)
         if spent:  # the probe of the window this group was split from
             plan.stats.merge(spent.stats)
             plan.pages += spent.pages
@@ -189,20 +187,19 @@ class Puller:
             pieces = slices(plan.begin, plan.end, plan.parts)
             work = [(piece, plan.probe if k == 0 else None) for k, piece in enumerate(pieces)]
             results = self._run(work, self._reader())
-        expected = plan.probe.count if plan.probe else None
-        yield self._gather(plan, results, expected, window=(plan.begin, plan.end))
+        yield self._gather(plan, results)
 
     def _reader(self) -> Callable[[Slice, CallStats, Page | None], SliceResult]:
         if self.endpoint.cursor_param:
             return self._cursor
         return self._keyset if self.endpoint.has_next else self._flat
 
-    def _plan(self, days: list[int]) -> Plan:
+    def _plan(self, days: list[int], since: int | None = None) -> Plan:
         """The probe: page 1 of the window. If more follow, the API's count (or, without one, the
         probe's span of time) decides how many slices keep enough calls in flight to use the
         budget (one per PAGES_PER_SLICE pages). If even this call fails, the whole window is a dead
         letter rather than many."""
-        plan = Plan(days)
+        plan = Plan(days, since)
         size = self.endpoint.page_size_max
         biz = self._window_biz(plan.begin, plan.end) | {"page_index": 1, "page_size": size}
         try:
@@ -239,11 +236,14 @@ class Puller:
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
             return list(pool.map(one, work))
 
-    def _gather(self, plan: Plan, results: list[tuple[SliceResult, CallStats]], expected: int | None,
-                window: tuple[int, int], since: int | None = None) -> list[DayPull]:
+    def _gather(self, plan: Plan, results: list[tuple[SliceResult, CallStats]]) -> list[DayPull]:
         """Merge a window's slices into its days: each row on the day of its own time, latest
-        version each; a dead letter on every day its window covers; reconciliation over the window."""
+        version each; a dead letter on every day its window covers; reconciliation over the window
+        (the probe's count against the rows read)."""
         endpoint, stats = self.endpoint, CallStats()
+        windowed = endpoint.window_days is not None
+        window = (plan.begin, plan.end) if windowed else None
+        expected = plan.probe.count if plan.probe else None
         rows: list[dict] = []
         dead = [plan.dead] if plan.dead else []
         stats.merge(plan.stats)
@@ -253,7 +253,7 @@ class Puller:
             if result.dead:
                 dead.append(result.dead)
         got = None
-        if expected is not None and not dead:
+        if expected is not None and window and not dead:
             # Times without milliseconds read as the start of their second, so the window's end
             # second counts as outside, as the API counts it for all but exact .000 rows.
             begin, end = window
@@ -263,7 +263,7 @@ class Puller:
         for row in rows:
             # A row read here but modified on another day belongs to that day's partition (read by
             # its own window); a row with an unreadable time stays on the first day (cleansing flags it).
-            t = row_time(endpoint, row) if endpoint.window_days is not None else None
+            t = row_time(endpoint, row) if windowed else None
             day = plan.days[0] if t is None else bj_day(t)
             if day in by_day:
                 by_day[day].append(row)
@@ -272,11 +272,11 @@ class Puller:
             first = k == 0
             begin, end = day_start_ms(day), day_start_ms(day + 1)
             letters = [replace(d, day=day) for d in dead
-                       if endpoint.window_days is None or d.begin < end and d.end > begin]
+                       if not windowed or d.begin < end and d.end > begin]
             out.append(DayPull(day, list(latest(endpoint, by_day[day]).values()),
                                pages if first else 0, stats if first else CallStats(),
                                expected if first and not dead else None, got if first else None,
-                               letters, window, since))
+                               letters, window, plan.since))
         return out
 
     # ---- readers -------------------------------------------------------------------------
@@ -337,7 +337,6 @@ class Puller:
             request.update(self._window_biz(piece.begin, piece.end)
                            | {"page_index": 1, "page_size": self.endpoint.page_size_max})
             page = self._page(request, stats, result)
-            result.expected = page.count
         if page.has_next:
             self._sorted_check(page.rows)
         inside = [r for r in page.rows if (row_time(self.endpoint, r) or piece.begin) <= piece.end]
