@@ -27,6 +27,7 @@ only the records it read again.
 """
 
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -85,6 +86,7 @@ class Plan:
     parts: int = 1
     pages: int = 0  # pages the probe(s) read
     estimate: int = 0  # rows in the window: the API's count, or a guess from the probe
+    horizon: int | None = None  # epoch ms: where the rows are expected to end (today: about now)
     dead: DeadLetter | None = None
 
     @property
@@ -184,7 +186,9 @@ class Puller:
             return
         results = []
         if plan.dead is None:
-            pieces = slices(plan.begin, plan.end, plan.parts)
+            horizon = plan.horizon or plan.end
+            pieces = slices(plan.begin, horizon, plan.parts) + ([Slice(horizon, plan.end)]
+                                                                 if horizon < plan.end else [])
             work = [(piece, plan.probe if k == 0 else None) for k, piece in enumerate(pieces)]
             results = self._run(work, self._reader())
         yield self._gather(plan, results)
@@ -210,15 +214,26 @@ class Puller:
             return plan
         plan.estimate = len(page.rows)
         if page.has_next:
-            plan.estimate = page.count if page.count else self._estimate(page, plan.begin, plan.end)
+            last = max(row_time(self.endpoint, r) or plan.begin for r in page.rows)
+            reach, seen = max(last - plan.begin, 1000), len(page.rows)  # the probe's span of time
+            plan.estimate = page.count or seen * (plan.end - plan.begin) // reach
+            plan.horizon = self._horizon(plan, reach * plan.estimate * 5 // (4 * seen))
             wanted = math.ceil(plan.estimate / size / PAGES_PER_SLICE)
             plan.parts = max(1, min(self.max_slices, self._useful_slices(), wanted))
         return plan
 
-    def _estimate(self, page: Page, begin: int, end: int) -> int:
-        """Rows in [begin, end] guessed from the time the probe's rows span (no count reported)."""
-        last = max((row_time(self.endpoint, r) or begin for r in page.rows), default=begin)
-        return len(page.rows) * (end - begin) // max(last - begin, 1000)
+    @staticmethod
+    def _horizon(plan: Plan, expected_reach: int) -> int:
+        """Where a window's rows are expected to end. Rows of today (or of a backlog since an
+        instant today) end about now, not at midnight: equal slices up to midnight would leave them
+        all to the first slice. So today's slices cover the time up to now (the probe's rows
+        extrapolated to the API's count, a quarter more for safety, when that reaches further, as
+        on an ERP whose clock runs ahead), and one more slice the rest of the window. A past
+        window is sliced whole: its rhythm (a midnight spike on 双11) would mislead the guess."""
+        now = int(time.time() * 1000)
+        if plan.end <= now:
+            return plan.end
+        return min(plan.end, max(now + 5 * 60_000, plan.begin + 1000 + expected_reach))
 
     def _useful_slices(self) -> int:
         """More slices than the budget can keep busy only add part pages at their ends. A call
