@@ -28,7 +28,9 @@ PROMETHEUS = Path("/usr/bin/prometheus")
 
 
 def _prometheus_values(url: str, query_text: str) -> dict[tuple, float]:
-    answer = httpx.get(f"{url}/api/v1/query", params={"query": query_text}, timeout=10).json()
+    response = httpx.get(f"{url}/api/v1/query", params={"query": query_text}, timeout=10)
+    response.raise_for_status()  # 503 with a text body while Prometheus is starting
+    answer = response.json()
     assert answer["status"] == "success", answer
     return {tuple(sorted((k, v) for k, v in r["metric"].items() if k not in ("__name__", "instance", "job"))):
             float(r["value"][1]) for r in answer["data"]["result"]}
@@ -58,7 +60,8 @@ def test_prometheus_scrapes_what_ops_api_calls_and_dagster_recorded(make_sandbox
                                 env=os.environ | env | {"DAGSTER_HOME": str(home / "dagster")},
                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     config = tmp_path / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+    # A scrape opens the embedded warehouse: give it the seconds a loaded machine needs.
+    config.write_text("global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\nscrape_configs:\n"
                       f"  - job_name: qeasy\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n")
     prometheus = subprocess.Popen([str(PROMETHEUS), f"--config.file={config}",
                                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
@@ -67,11 +70,11 @@ def test_prometheus_scrapes_what_ops_api_calls_and_dagster_recorded(make_sandbox
     url = f"http://127.0.0.1:{prometheus_port}"
     try:
         calls: dict = {}
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
                 calls = _prometheus_values(url, "qeasy_api_calls_total")
-            except httpx.TransportError:
+            except httpx.HTTPError:  # not listening yet, or not ready
                 calls = {}
             if len(calls) == recorded.height:
                 break
