@@ -173,6 +173,20 @@ def metrics(host: str, port: int) -> None:
         server.shutdown()
 
 
+@main.command()
+@click.option("--cluster", default=None, metavar="NAME",
+              help="Render for this server cluster (default: QEASY_CLICKHOUSE_CLUSTER; empty: one server).")
+def schema(cluster: str | None) -> None:
+    """Print the DDL that creates the warehouse, for a DBA to read or apply with clickhouse-client
+    (qeasy applies it itself on first use)."""
+    from qeasy.warehouse.migrate import schema_statements
+
+    settings = _settings()
+    for statement in schema_statements(settings.clickhouse_database,
+                                       settings.clickhouse_cluster if cluster is None else cluster):
+        click.echo(f"{statement.strip()};\n")
+
+
 def day_range(start: date | None, end: date | None, first_day: date, today: date) -> tuple[date, date]:
     """The days `qeasy run` covers: START..END, by default the last 7 complete days (from the first
     day of history when it is younger). ValueError, naming the option and the bound, when the range
@@ -267,7 +281,8 @@ def _print_warehouse(settings: Settings, day: date) -> None:
     from qeasy.warehouse.summary import summarise
 
     channels = channels_from_settings(settings)
-    with session(settings.clickhouse_dsn, settings.clickhouse_database) as client, \
+    with session(settings.clickhouse_dsn, settings.clickhouse_database,
+                 cluster=settings.clickhouse_cluster) as client, \
             httpx.Client(timeout=10) as http:
         summary = summarise(client, day, settings.alert_after_sale_rate, settings.alert_min_orders)
         report = deliver(client, summary.alerts, channels, http)

@@ -70,7 +70,7 @@ class PipelineCollector(Collector):
         age = GaugeMetricFamily("qeasy_freshness_lag_seconds",
                                 "seconds since the dataset was last pulled from the ERP", labels=["dataset"])
         with session(self.settings.clickhouse_dsn, self.settings.clickhouse_database,
-                     wait=WAIT_SECONDS) as client:
+                     wait=WAIT_SECONDS, cluster=self.settings.clickhouse_cluster) as client:
             rows = client.query(API_QUERY).result_rows
         for dataset, *values, seconds in rows:
             for family, value in zip(families.values(), values, strict=True):

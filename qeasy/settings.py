@@ -50,6 +50,7 @@ class Settings:
     max_anomaly_rate: float = 0.05  # above it the anomaly-rate check warns
     first_day: date = field(default_factory=default_first_day)  # the first Beijing day of history
     budget_url: str = field(default="", repr=False)  # Redis holding the call budget of every host
+    clickhouse_cluster: str = ""  # a server cluster the schema is replicated on (qeasy.warehouse.cluster)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -68,6 +69,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     database = get("QEASY_CLICKHOUSE_DATABASE") or "qeasy"
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
         raise SettingsError(f"QEASY_CLICKHOUSE_DATABASE must be a plain identifier, not {database!r}")
+    cluster = get("QEASY_CLICKHOUSE_CLUSTER") or ""
+    if cluster and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", cluster):
+        raise SettingsError(f"QEASY_CLICKHOUSE_CLUSTER must be a plain identifier, not {cluster!r}")
+    if cluster and dsn.startswith("chdb://"):
+        raise SettingsError("QEASY_CLICKHOUSE_CLUSTER needs QEASY_CLICKHOUSE_DSN to name a server "
+                            "(http(s)://...), not the embedded engine")
     base_url = get("JST_BASE_URL")
     if base_url is not None and not re.match(r"^https?://\S+$", base_url):
         raise SettingsError("JST_BASE_URL must be an http(s):// URL (unset it to use the embedded sandbox)")
@@ -95,6 +102,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         home=home,
         clickhouse_dsn=dsn,
         clickhouse_database=database,
+        clickhouse_cluster=cluster,
         jst_base_url=base_url.rstrip("/") if base_url else None,
         jst_app_key=credentials["JST_APP_KEY"],
         jst_app_secret=credentials["JST_APP_SECRET"],

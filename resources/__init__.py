@@ -34,7 +34,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "staging": DuckDBResource(database=str(settings.home / "staging.duckdb")),
         "warehouse": ClickHouseResource(dsn=_env_or("QEASY_CLICKHOUSE_DSN", settings.clickhouse_dsn),
-                                        database=settings.clickhouse_database),
+                                        database=settings.clickhouse_database,
+                                        cluster=settings.clickhouse_cluster),
         "quality": QualityResource(status_labels_file=settings.status_labels_file or "",
                                    max_anomaly_rate=settings.max_anomaly_rate),
         "alerting": AlertingResource(

@@ -14,9 +14,10 @@ class ClickHouseResource(dg.ConfigurableResource):
 
     dsn: str  # chdb:///abs/path or http(s)://user:password@host:port
     database: str = "qeasy"
+    cluster: str = ""  # a server cluster to replicate the schema on (one shard); empty: one server
 
     @contextmanager
     def session(self, wait: float | None = None) -> Iterator[Client]:
         """A migrated client; `wait` bounds the wait for another process's embedded session."""
-        with session(self.dsn, self.database, wait) as client:
+        with session(self.dsn, self.database, wait, self.cluster) as client:
             yield client

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
-from qeasy.warehouse.schema import migrate
+from qeasy.warehouse.migrate import migrate
 
 
 class WarehouseError(RuntimeError):
@@ -54,9 +54,9 @@ _embedded: dict[Path, _Embedded] = {}
 _registry = threading.Lock()
 
 
-def _open(dsn: str) -> Client:
+def _open(dsn: str, settings: dict | None = None) -> Client:
     try:
-        return clickhouse_connect.get_client(dsn=dsn)
+        return clickhouse_connect.get_client(dsn=dsn, settings=settings)
     except Exception as exc:
         raise WarehouseError(
             f"cannot open ClickHouse at {redact(dsn)}: {type(exc).__name__}: {redact(dsn, str(exc))[:300]}"
@@ -114,21 +114,26 @@ def _embedded_client(path: Path, wait: float | None) -> Iterator[Client]:
 
 
 @contextmanager
-def session(dsn: str, database: str, wait: float | None = None) -> Iterator[Client]:
+def session(dsn: str, database: str, wait: float | None = None, cluster: str = "") -> Iterator[Client]:
     """A client whose database exists and is migrated; embedded sessions are exclusive per path.
 
     `wait`: how long to wait for another process's embedded session (None: as long as it takes);
     past it, WarehouseBusy. Sensors wait briefly and try again on their next tick.
+    `cluster`: the server's cluster the schema is replicated on (qeasy.warehouse.cluster).
     """
     path = embedded_path(dsn)
     if path is not None:
+        if cluster:
+            raise WarehouseError("QEASY_CLICKHOUSE_CLUSTER needs a ClickHouse server DSN, not chdb://")
         with _embedded_client(path, wait) as client:
             migrate(client, database)
             yield client
         return
-    client = _open(dsn)
+    # Replicated tables drop an insert identical to a recent one: qeasy re-inserts identical rows
+    # on purpose (a pending day noted again after it was cleared), so nothing may be dropped.
+    client = _open(dsn, {"insert_deduplicate": 0} if cluster else None)
     try:
-        migrate(client, database)
+        migrate(client, database, cluster)
         yield client
     finally:
         client.close()

@@ -43,10 +43,11 @@ def insert(client: Client, table: str, frame: pl.DataFrame) -> None:
 @contextmanager
 def staging_copy(client: Client, table: str, structure: str | None = None) -> Iterator[str]:
     """An empty table shaped like `table` (or with the column `structure` given, in memory), dropped
-    afterwards (unique name: runs may overlap)."""
+    afterwards (unique name: runs may overlap). A plain MergeTree with `table`'s layout: on a cluster
+    it stays on this node instead of copying a replicated engine and its ZooKeeper path."""
     name = f"_stage_{table}_{uuid.uuid4().hex[:12]}"
     client.command(f"CREATE TABLE {name} ({structure}) ENGINE = Memory" if structure
-                   else f"CREATE TABLE {name} AS {table}")
+                   else f"CREATE TABLE {name} AS {table} ENGINE = MergeTree")
     try:
         yield name
     finally:

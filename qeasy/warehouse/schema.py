@@ -5,8 +5,6 @@ a new table or view); entries already applied are never edited. Every statement 
 so two processes migrating a server at once do no harm.
 """
 
-from clickhouse_connect.driver.client import Client
-
 TIME = "DateTime64(3, 'Asia/Shanghai')"
 MONEY = "Decimal(18, 2)"
 FLAGS = "is_anomaly UInt8, anomaly_reason String"
@@ -189,21 +187,6 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 
-def migrate(client: Client, database: str) -> None:
-    """Create `database` if needed, apply the migrations it lacks, and make it the client's default."""
-    client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-    client.database = database
-    client.command(
-        "CREATE TABLE IF NOT EXISTS _migrations (version UInt32, description String, "
-        "applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY version"
-    )
-    applied = {row[0] for row in client.query("SELECT version FROM _migrations").result_rows}
-    for version, description, statements in MIGRATIONS:
-        if version in applied:
-            continue
-        for statement in statements:
-            client.command(statement)
-        client.command(
-            "INSERT INTO _migrations VALUES ({v:UInt32}, {d:String}, now())",
-            parameters={"v": version, "d": description},
-        )
+# The record of applied migrations (on a cluster, one replicated table every replica shares).
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS _migrations (version UInt32, description String,
+    applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY version"""
