@@ -155,7 +155,7 @@ BENCHMARKS = [
     ("Peak day transform", "peak_day.py", _peak, []),
     ("Freshness", "freshness.py", _freshness, []),
     ("Near-real-time cost against history", "nrt_history.py", _nrt_history,
-     ["--histories", "1,30", "--runs", "3", "--workdir", "{work}"]),
+     ["--histories", "1,10,30", "--runs", "3", "--workdir", "{work}"]),
     ("Freshness, 30 days loaded, today at peak", "freshness.py", _freshness,
      ["--history", "30", "--samples", "4", "--workdir", "{work}"]),
     ("Orchestration overhead", "orchestration.py", _orchestration, []),
