@@ -124,3 +124,56 @@ def test_ids_stay_unique_per_kind_over_ten_years_of_history(make_sandbox) -> Non
     oldest, newest = min(ids["io_id"]), max(ids["io_id"])
     found = caller.data("sales_out", {"io_ids": [str(oldest), str(newest)]})["datas"]
     assert sorted(row["io_id"] for row in found) == [oldest, newest]
+
+
+def test_sales_out_headers_carry_money_and_receiver_fields_shops_their_platform(make_sandbox) -> None:
+    """screens.md's fields: payable = sold lines + freight, discount = list price minus sold price,
+    paid <= payable, paid after creation and before confirmation, provinces weighted like Chinese
+    e-commerce (full official names, some written loosely, some empty), every shop's platform."""
+    from qeasy.sandbox.regions import PROVINCES, short_form
+
+    _, caller = make_sandbox(per_second=10_000, per_minute=1_000_000, orders_per_hour=400.0,
+                                  dirty={"numeric_strings": 0, "bad_values": 0, "negative_qty": 0,
+                                         "loose_provinces": 0.05})
+    rows = caller.admin("truth", {"dataset": "sales_out", "begin": "2026-11-18 00:00:00",
+                                  "end": "2026-11-20 00:00:00"})["rows"]
+    assert len(rows) > 10_000
+    full = {name for name, _, _ in PROVINCES}
+    loose, empty, states = 0, 0, {}
+    for row in rows:
+        sold = sum(line["sale_amount"] for line in row["items"])
+        assert abs(row["pay_amount"] - round(sold + row["freight"], 2)) < 0.005, row
+        assert 0 <= row["paid_amount"] <= row["pay_amount"] and row["free_amount"] >= 0
+        assert row["created"] < row["pay_date"]
+        assert row["status"] != "Confirmed" or row["pay_date"] < row["io_date"]
+        state = row["receiver_state"]
+        if state == "":
+            empty += 1
+            assert row["receiver_city"] == ""
+            continue
+        if state not in full:
+            loose += 1
+            assert state.strip(" \t\u3000") in full | {short_form(name) for name in full}, state
+        assert row["receiver_city"]
+        states[state] = states.get(state, 0) + 1
+    assert any(row["free_amount"] > 0 for row in rows)
+    assert 0.03 < loose / len(rows) < 0.07 and 0.005 < empty / len(rows) < 0.02  # 5% loose, 1% null fields
+    ranked = sorted((name for name in states if name in full), key=states.get, reverse=True)
+    assert ranked[0] == "广东省"
+    assert set(ranked[:5]) <= {"广东省", "浙江省", "江苏省", "山东省", "上海市", "北京市"}
+    assert len(ranked) >= 30
+    shops = caller.data("shop", {"page_size": 100})
+    sites = {shop["shop_site"] for shop in shops["datas"]}
+    assert {"天猫", "京东", "拼多多", "抖音", "快手", "淘宝"} <= sites
+
+
+def test_money_and_receiver_fields_stay_valid_with_dirty_data_on(make_sandbox) -> None:
+    _, caller = make_sandbox(per_second=10_000, per_minute=1_000_000, orders_per_hour=400.0,
+                             dirty={"numeric_strings": 0.2, "null_fields": 0.05, "loose_provinces": 0.2})
+    rows = caller.admin("truth", {"dataset": "sales_out", "begin": "2026-11-19 00:00:00",
+                                  "end": "2026-11-20 00:00:00"})["rows"]
+    strings = [row for row in rows if isinstance(row["free_amount"], str)]
+    assert strings and all(float(row["free_amount"]) >= 0 for row in strings)
+    for row in rows:
+        assert isinstance(row["receiver_state"], str) and isinstance(row["receiver_city"], str)
+        assert row["pay_date"] is None or len(row["pay_date"]) >= 19

@@ -25,6 +25,7 @@ class DirtyRates:
     missing_key: float = 0.0005  # order lines without a sku_id
     duplicate_rows: float = 0.02  # pages that repeat the previous page's last row
     ms_times: float = 0.1  # rows whose times carry milliseconds
+    loose_provinces: float = 0.03  # receiver provinces written short (浙江) or with stray spaces
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from qeasy.erp.times import DAY_MS, day_start_ms
 from qeasy.sandbox.catalog import HOUR_MS, Catalog
 from qeasy.sandbox.config import SandboxConfig
 from qeasy.sandbox.randomness import generator
+from qeasy.sandbox.regions import PROVINCES, WEIGHTS
 
 NEVER = np.iinfo(np.int64).max
 LIFETIME_DAYS = 16  # every event of an order happens within this many days of its creation day
@@ -70,9 +71,15 @@ class OrderDay:
         self.line_qty = np.where(negative, -self.line_qty, self.line_qty)
         self.line_gift = rng.random(total) < 0.05
         self.line_no_key = rng.random(total) < config.dirty.missing_key
-        price = np.where(ghost, 99.0, catalog.base_price[np.maximum(self.line_sku, 0)])
+        self.line_list_price = price = np.where(ghost, 99.0, catalog.base_price[np.maximum(self.line_sku, 0)])
         discount = rng.choice([1.0, 0.9, 0.8], total, p=[0.6, 0.3, 0.1])
         self.line_price = np.where(self.line_gift, 0.0, np.round(price * discount, 2))
+
+        # The buyer's address and payment, from a stream of their own: the draws above stay as they were.
+        buyers = generator(config.seed, 3, day)
+        self.province = buyers.choice(len(PROVINCES), n, p=WEIGHTS)
+        self.city = buyers.random(n)
+        self.t_pay = created + 5_000 + _exp_ms(buyers, 2 * 60_000, 9 * 60_000, n)  # before confirmation
 
         # Life cycle of each order.
         fate = rng.random(n)

@@ -16,6 +16,7 @@ from qeasy.sandbox.orders import (
     OrderDay,
 )
 from qeasy.sandbox.randomness import unit
+from qeasy.sandbox.regions import PROVINCES, short_form
 
 UNKNOWN_OUT_STATUS = "Splitting"  # not in the documented vocabulary: dirty data
 UNKNOWN_AS_STATUS = "Processing"
@@ -80,8 +81,12 @@ class Renderer:
             item = {"ioi_id": key * 10 + n + 1, "oi_id": day.o_id(i) * 10 + n + 1}
             items.append(item | self._line(day, start + n, key))
         freight = float(day.freight[i])
-        lines_bought = map(day.line, range(start, start + lines))
+        lines_bought = [day.line(line) for line in range(start, start + lines)]
         pay = round(sum(price * qty for _, qty, price, _, _ in lines_bought) + freight, 2)
+        # 优惠: what the line discounts and gifts took off the list prices (payable = list - free + freight).
+        free = round(sum((float(day.line_list_price[start + n]) - price) * max(qty, 0)
+                         for n, (_, qty, price, _, _) in enumerate(lines_bought)), 2)
+        state, city = self._receiver(day, i, key)
         confirmed_at = int(day.t_confirm[i])
         io_date = confirmed_at if confirmed_at <= now else int(day.created[i])
         shop_id, shop_name = self._shop(int(day.shop[i]), key)
@@ -98,11 +103,27 @@ class Renderer:
             "modified": self._time(modified, key),
             "pay_amount": self._number(pay, key),
             "paid_amount": self._number(pay if status == CONFIRMED else 0.0, key),
+            "free_amount": self._number(free, key),
             "freight": self._number(freight, key),
+            "receiver_state": state,
+            "receiver_city": city,
+            "pay_date": self._time(int(day.t_pay[i]), key),
             "ts": version_ts(modified, key),
             "items": items,
         }
         return self._spoil(row, key, ("pay_amount", "io_date"))
+
+    def _receiver(self, day: OrderDay, i: int, key: int) -> tuple[str, str]:
+        """Province and city as buyers and shops type them: mostly the official name, now and then
+        a short form or stray spaces (`loose_provinces`), empty with the null fields."""
+        if self._is(self.dirty.null_fields, "null-receiver", key):
+            return "", ""
+        name, _, cities = PROVINCES[int(day.province[i])]
+        city = cities[int(day.city[i] * len(cities))]
+        if self._is(self.dirty.loose_provinces, "loose-province", key):
+            variants = (short_form(name), f" {name} ", f"{short_form(name)}\u3000", f"\t{name}")
+            name = variants[int(_draw(self.seed, "loose-which", key) * len(variants))]
+        return name, city
 
     def after_sale(self, day: OrderDay, k: int, now: int, modified: int) -> dict:
         key = day.as_id(k)
