@@ -15,6 +15,7 @@ from dotenv import load_dotenv
 from qeasy.cleanse.labels import load_labels
 from qeasy.erp.times import bj_today, default_first_day, parse_bj, parse_day
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
+from qeasy.warehouse.commission import load_commission
 
 SANDBOX_RATES = (40, 2400)  # calls/second, calls/minute when the embedded sandbox is used
 
@@ -47,6 +48,7 @@ class Settings:
     sandbox_orders_per_hour: float = 2000.0
     sandbox_clock: str | None = None  # pin the embedded merchant's clock (demos, tests)
     status_labels_file: str | None = None  # JSON overrides of the BI status labels
+    commission_rates_file: str | None = None  # JSON platform commission rates (finance mart)
     max_anomaly_rate: float = 0.05  # above it the anomaly-rate check warns
     first_day: date = field(default_factory=default_first_day)  # the first Beijing day of history
     budget_url: str = field(default="", repr=False)  # Redis holding the call budget of every host
@@ -120,6 +122,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox_orders_per_hour=_number(get, "QEASY_SANDBOX_ORDERS_PER_HOUR", 2000.0, float, 0, 1_000_000),
         sandbox_clock=_clock(get("QEASY_SANDBOX_CLOCK")),
         status_labels_file=_labels(get("QEASY_STATUS_LABELS")),
+        commission_rates_file=_commission(get("QEASY_COMMISSION_RATES")),
         max_anomaly_rate=_ratio(get, "QEASY_MAX_ANOMALY_RATE", 0.05),
         first_day=first_day(env),
         budget_url=budget_url,
@@ -166,6 +169,14 @@ def _labels(path: str | None) -> str | None:
             load_labels(path)
         except ValueError as exc:
             raise SettingsError(str(exc)) from exc
+    return path
+
+
+def _commission(path: str | None) -> str | None:
+    try:
+        load_commission(path)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
     return path
 
 

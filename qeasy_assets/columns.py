@@ -112,13 +112,15 @@ def _body(statement: str) -> str:
 
 
 def _column(definition: str, clickhouse: bool, notes: dict[str, str]) -> dg.TableColumn:
-    """One column definition (`name Type [DEFAULT ...]`, or in DuckDB `name TYPE [NOT NULL]`)."""
+    """One column definition (`name Type [DEFAULT ...] [COMMENT '...']`, or in DuckDB `name TYPE
+    [NOT NULL]`); a ClickHouse comment is the description."""
     name, rest = definition.split(None, 1)
-    kind = re.split(r"\s+(?:DEFAULT|NOT\s+NULL)\b", rest, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+    kind = re.split(r"\s+(?:DEFAULT|NOT\s+NULL|COMMENT)\b", rest, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+    comment = re.search(r"\bCOMMENT '((?:[^']|'')*)'", rest)
     # ClickHouse columns hold NULL only when declared Nullable; DuckDB ones unless NOT NULL.
     nullable = kind.startswith("Nullable(") if clickhouse else "NOT NULL" not in rest.upper()
-    return dg.TableColumn(name, kind, description=notes.get(name),
-                          constraints=dg.TableColumnConstraints(nullable=nullable))
+    return dg.TableColumn(name, kind, description=comment.group(1).replace("''", "'") if comment
+                          else notes.get(name), constraints=dg.TableColumnConstraints(nullable=nullable))
 
 
 def _columns(definitions: Iterable[str], clickhouse: bool, notes: dict[str, str]) -> dg.TableSchema:

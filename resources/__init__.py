@@ -1,5 +1,5 @@
 """Dagster resources built from qeasy's settings: the ERP account, DuckDB staging, the ClickHouse
-warehouse, the data-quality settings and the alert channels."""
+warehouse, the marts' settings, the data-quality settings and the alert channels."""
 
 import os
 
@@ -10,6 +10,7 @@ from qeasy.settings import Settings
 from resources.alerting import AlertingResource
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
+from resources.marts import MartsResource
 from resources.quality import QualityResource
 
 
@@ -36,6 +37,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": ClickHouseResource(dsn=_env_or("QEASY_CLICKHOUSE_DSN", settings.clickhouse_dsn),
                                         database=settings.clickhouse_database,
                                         cluster=settings.clickhouse_cluster),
+        "marts": MartsResource(commission_rates_file=settings.commission_rates_file or ""),
         "quality": QualityResource(status_labels_file=settings.status_labels_file or "",
                                    max_anomaly_rate=settings.max_anomaly_rate),
         "alerting": AlertingResource(

@@ -84,6 +84,11 @@ class DwdWriter:
         conn.register("cleared_records", records.filter(on_cleared).to_arrow())  # their days were cleared
         try:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} AS SELECT * FROM incoming_rows LIMIT 0")
+            # A field the shape gained since the table was made: older rows hold NULL until re-cleansed.
+            have = {row[0] for row in conn.execute(f"DESCRIBE {self.table}").fetchall()}
+            for name, kind, *_ in conn.execute("DESCRIBE incoming_rows").fetchall():
+                if name not in have:
+                    conn.execute(f'ALTER TABLE {self.table} ADD COLUMN "{name}" {kind}')
             before = pl.from_arrow(conn.execute(FINGERPRINT.format(table=self.table)).to_arrow_table())
             if self.shape.keeps_history:  # only the versions read again are replaced
                 version = "(partition_day, record_key, coalesce(ts, -1))"

@@ -14,12 +14,14 @@ from datetime import date, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from qeasy.warehouse.commission import Commission
 from qeasy.warehouse.publish import upsert
 
 WINDOW_DAYS = 7
 # `biz_date` is an out order's io_date day and a refund order's day; the skip index on it keeps the
 # reads to the granules of {line_days}.
-OUT_LINES = """SELECT io_id, shop_id, toDate(io_date) AS day, sku_id, qty, sale_amount, is_anomaly
+OUT_LINES = """SELECT io_id, shop_id, toDate(io_date) AS day, toHour(io_date) AS hour, sku_id, qty,
+    sale_amount, is_anomaly, province, pay_amount, free_amount, paid_amount, freight
     FROM v_dws_sale_out WHERE status = 'Confirmed' AND io_date IS NOT NULL
     AND biz_date IN {line_days:Array(Date)}"""
 REFUND_LINES = """SELECT as_id, shop_id, biz_date AS day, sku_id, refund, is_anomaly
@@ -79,12 +81,72 @@ LEFT JOIN out_7d AS o ON o.stat_date = d.stat_date AND o.sku_id = d.sku_id
 LEFT JOIN v_dim_sku AS s ON s.sku_id = d.sku_id
 WHERE d.end_qty IS NOT NULL AND d.stat_date IN {{days:Array(Date)}}"""
 
+# screens.md's marts. An out order's header fields (money, province) are read once per order.
+SALES_HOURLY = f"""
+WITH out_orders AS (
+        SELECT io_id, any(shop_id) AS shop_id, any(day) AS stat_date, any(hour) AS hour,
+               sumIf(qty, is_anomaly = 0) AS qty, sumIf(sale_amount, is_anomaly = 0) AS amount
+        FROM ({OUT_LINES}) GROUP BY io_id)
+SELECT stat_date, hour, assumeNotNull(shop_id) AS shop_id, shops.shop_name AS shop_name,
+       count() AS out_orders, sum(coalesce(qty, 0)) AS out_qty, sum(coalesce(amount, 0)) AS out_amount
+FROM out_orders LEFT JOIN v_dim_shop AS shops USING (shop_id)
+WHERE stat_date IN {{days:Array(Date)}} AND shop_id IS NOT NULL
+GROUP BY stat_date, hour, shop_id, shop_name"""
+
+REGION_DAILY = f"""
+WITH out_orders AS (
+        SELECT io_id, any(shop_id) AS shop_id, any(day) AS stat_date, any(province) AS province,
+               sumIf(sale_amount, is_anomaly = 0) AS amount
+        FROM ({OUT_LINES}) GROUP BY io_id)
+SELECT stat_date, assumeNotNull(shop_id) AS shop_id, shops.shop_name AS shop_name, province,
+       count() AS out_orders, sum(coalesce(amount, 0)) AS out_amount
+FROM out_orders LEFT JOIN v_dim_shop AS shops USING (shop_id)
+WHERE stat_date IN {{days:Array(Date)}} AND shop_id IS NOT NULL
+GROUP BY stat_date, shop_id, shop_name, province"""
+
+# The commission rate of a shop: its own, else its platform's (shop_site), else unknown (NULL).
+# indexOf is 0 for a missing key and [0] of an array its default, '': no rate (NULL).
+RATE = """coalesce(
+    toDecimal64OrNull({shop_rates:Array(String)}[indexOf({rate_shops:Array(Int64)}, shop_id)], 6),
+    toDecimal64OrNull({site_rates:Array(String)}[indexOf({rate_sites:Array(String)},
+                                                         coalesce(shops.shop_site, ''))], 6))"""
+
+FINANCE_DAILY = f"""
+WITH out_orders AS (
+        SELECT io_id, any(shop_id) AS shop_id, any(day) AS stat_date, any(pay_amount) AS gmv,
+               any(free_amount) AS discount, any(paid_amount) AS paid, any(freight) AS freight
+        FROM ({OUT_LINES}) GROUP BY io_id),
+     refund_orders AS (
+        SELECT as_id, any(shop_id) AS shop_id, any(day) AS stat_date, any(refund) AS refund
+        FROM ({REFUND_LINES}) GROUP BY as_id),
+     orders AS (
+        SELECT stat_date, shop_id, gmv, discount, paid, freight, toDecimal128(0, 2) AS refund FROM out_orders
+        UNION ALL
+        SELECT stat_date, shop_id, toDecimal128(0, 2), toDecimal128(0, 2), toDecimal128(0, 2),
+               toDecimal128(0, 2), refund FROM refund_orders),
+     days AS (
+        SELECT stat_date, assumeNotNull(shop_id) AS shop_id, sum(coalesce(gmv, 0)) AS gmv,
+               sum(coalesce(discount, 0)) AS discount, sum(coalesce(paid, 0)) AS paid,
+               sum(coalesce(freight, 0)) AS freight, sum(coalesce(refund, 0)) AS refund_amount
+        FROM orders WHERE stat_date IN {{days:Array(Date)}} AND shop_id IS NOT NULL
+        GROUP BY stat_date, shop_id)
+SELECT stat_date, shop_id, shop_name, gmv, discount, paid, freight,
+       toDecimal128(if(rate IS NULL, 0, round(paid * assumeNotNull(rate), 2)), 2) AS platform_fee,
+       refund_amount, paid - platform_fee - refund_amount AS net_received,
+       toUInt8(rate IS NOT NULL) AS fee_rate_known
+FROM (SELECT days.*, shops.shop_name AS shop_name, {RATE} AS rate
+      FROM days LEFT JOIN v_dim_shop AS shops USING (shop_id))"""
+
 GRAIN = {"ads_shop_daily": "stat_date, shop_id", "ads_sku_after_sale_7d": "stat_date, sku_id",
-         "ads_inventory_turnover": "stat_date, sku_id"}
+         "ads_inventory_turnover": "stat_date, sku_id", "ads_sales_hourly": "stat_date, hour, shop_id",
+         "ads_region_daily": "stat_date, shop_id, province", "ads_finance_daily": "stat_date, shop_id"}
 ADS = {
     "ads_shop_daily": SHOP_DAILY,
     "ads_sku_after_sale_7d": SKU_AFTER_SALE_7D,
     "ads_inventory_turnover": INVENTORY_TURNOVER,
+    "ads_sales_hourly": SALES_HOURLY,
+    "ads_region_daily": REGION_DAILY,
+    "ads_finance_daily": FINANCE_DAILY,
 }
 
 
@@ -93,13 +155,15 @@ def window(days: set[date]) -> set[date]:
     return {day + timedelta(days=k) for day in days for k in range(WINDOW_DAYS)}
 
 
-def publish_metrics(client: Client, table: str, days: set[date], stale: set[date], version: int) -> None:
+def publish_metrics(client: Client, table: str, days: set[date], stale: set[date], version: int,
+                    settings: dict | None = None) -> None:
     """Recompute the metric `days` (ingested) of one ADS table, and drop its `stale` days (no longer
-    ingested), as publish `version`."""
+    ingested), as publish `version`; `settings` are the marts' query parameters (commission rates;
+    none by default)."""
     scope = sorted(days | stale)
     if not scope:
         return
-    parameters = {"days": sorted(days), "scope": scope,
+    parameters = {**Commission().parameters(), **(settings or {}), "days": sorted(days), "scope": scope,
                   "line_days": sorted({day - timedelta(days=k) for day in days for k in range(WINDOW_DAYS)})}
     upsert(client, table, GRAIN[table], "stat_date IN {scope:Array(Date)}", version,
            lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({ADS[table]})",

@@ -83,6 +83,8 @@ def on_cluster(statement: str, database: str, cluster: str) -> list[str]:
         table, change = match.groups()
         names = [table, f"{table}{DISTRIBUTED_SUFFIX}"] if table in read_tables() else [table]
         return [f"ALTER TABLE {each} {where} {change}" for each in names]
+    if statement.startswith("INSERT INTO "):
+        return [statement]  # into a replicated table: written once, replicated to every node
     raise ClusterError(f"no cluster form known for the migration statement: {statement[:120]}")
 
 

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 from clickhouse_connect.driver.client import Client
 
+from qeasy.cleanse.provinces import normalise_province
 from qeasy.warehouse import state
 from qeasy.warehouse.dims import shop_names, sku_attributes
 from qeasy.warehouse.publish import insert, key_table, upsert
@@ -90,6 +91,10 @@ def _chunks(keys: pl.Series, size: int = CHUNK_RECORDS) -> Iterator[pl.Series]:
 def _wide(dims: Dimensions, fact: Fact, frame: pl.DataFrame) -> pl.DataFrame:
     """Wide-table rows of one fact from its DWD rows."""
     frame = dims.join(frame)
+    if fact.dataset == "sales_out":
+        # DWD rows cleansed before the shape had receiver_state have no such column yet.
+        receiver = pl.col("receiver_state") if "receiver_state" in frame.columns else pl.lit(None, pl.String)
+        frame = frame.with_columns(province=normalise_province(receiver))
     if fact.dataset == "after_sale":
         frame = frame.with_columns(is_refund=(
             (pl.col("status") == "Confirmed") & (pl.col("refund") > 0)

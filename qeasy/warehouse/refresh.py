@@ -69,8 +69,9 @@ def _stock(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, no
     return publish_inventory(conn, client, dims, changed["record_key"], now.version)
 
 
-def refresh(conn: duckdb.DuckDBPyConnection, client: Client) -> Refresh:
-    """Bring the published tables up to date with DWD staging (see the module docstring)."""
+def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | None = None) -> Refresh:
+    """Bring the published tables up to date with DWD staging (see the module docstring);
+    `settings`: the marts' query parameters (resources.marts)."""
     now = state.begin(client, staging_id(conn))
     upto = newest_change(conn)
     loaded = loaded_days(conn, shapes.FACTS)
@@ -88,12 +89,13 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client) -> Refresh:
     pending = state.pending_days(client)
     sales, refunds, stock = (pending.get(name, set()) for name in shapes.FACTS)
     metric_days = {"ads_shop_daily": sales | refunds, "ads_sku_after_sale_7d": window(sales | refunds),
-                   "ads_inventory_turnover": window(sales) | stock}
+                   "ads_inventory_turnover": window(sales) | stock, "ads_sales_hourly": sales,
+                   "ads_region_daily": sales, "ads_finance_daily": sales | refunds}
     rebuild = any(dataset not in now.published for dataset in result.records)
     stale = already - set(loaded) if rebuild else set()  # days no longer staged lose their metrics
     for table in ADS:
         days = (metric_days[table] | new_days) & set(loaded)
-        publish_metrics(client, table, days, stale, now.version)
+        publish_metrics(client, table, days, stale, now.version, settings)
         result.days[table] = sorted(days | stale)
     state.add_published_days(client, new_days)
     state.clear_pending_days(client)

@@ -147,16 +147,19 @@ REPUBLISHED = {
 }
 
 
+def _published_view(table: str, hidden: str = INTERNAL) -> str:
+    # A record (or metric cell) lives in one partition, so FINAL need not merge across partitions.
+    return _view(table, f"SELECT * EXCEPT ({hidden}) FROM {table} FINAL "
+                        "SETTINGS do_not_merge_across_partitions_select_final = 1")
+
+
 def _republished(table: str) -> list[str]:
     extra, layout = REPUBLISHED[table]
-    hidden = f"{INTERNAL}, part_month" if "part_month" in extra else INTERNAL
-    # A record (or metric cell) lives in one partition, so FINAL need not merge across partitions.
     return [
         f"DROP VIEW IF EXISTS v_{table}",
         f"DROP TABLE IF EXISTS {table}",
         f"CREATE TABLE IF NOT EXISTS {table} ({COLUMNS[table]}, {extra}) {ENGINE} {layout}",
-        _view(table, f"SELECT * EXCEPT ({hidden}) FROM {table} FINAL "
-                     "SETTINGS do_not_merge_across_partitions_select_final = 1"),
+        _published_view(table, f"{INTERNAL}, part_month" if "part_month" in extra else INTERNAL),
     ]
 
 
@@ -169,6 +172,62 @@ INCREMENTAL = [
         publish_version UInt64) ENGINE = ReplacingMergeTree(publish_version) ORDER BY name""",
     "CREATE TABLE IF NOT EXISTS _published_days (day Date) ENGINE = ReplacingMergeTree ORDER BY day",
     "CREATE TABLE IF NOT EXISTS _pending_days (dataset String, day Date) ENGINE = MergeTree ORDER BY day",
+]
+
+
+
+def _commented(columns: list[tuple[str, str, str]]) -> str:
+    """Column definitions with their descriptions as ClickHouse comments (BI tools show them)."""
+    return ", ".join("{} {} COMMENT '{}'".format(name, kind, text.replace("'", "''"))
+                     for name, kind, text in columns)
+
+
+# Migration 5, the marts of screens.md (part 1). dws_sale_out gains the order header's money and
+# receiver fields (repeated on each line; a mart takes them once per order) and `province`, the
+# receiver province normalised (qeasy.cleanse.provinces). Its records are republished by the next
+# refresh (the state row below makes it forget how far sales_out was published).
+HEADER_FIELDS = [
+    ("pay_amount", f"Nullable({MONEY})", "应付 payable: the order's goods after discounts, plus freight"),
+    ("paid_amount", f"Nullable({MONEY})", "实付 paid by the buyer"),
+    ("free_amount", f"Nullable({MONEY})", "优惠 discounts off the list prices"),
+    ("freight", f"Nullable({MONEY})", "运费 freight charged"),
+    ("receiver_state", "Nullable(String)", "收货省份 receiver province as the ERP wrote it"),
+    ("receiver_city", "Nullable(String)", "收货城市 receiver city"),
+    ("province", "String", "省份 receiver province normalised to its official full name; 未知 when empty"),
+    ("pay_date", f"Nullable({TIME})", "付款时间 payment time"),
+]
+SHOP = [("stat_date", "Date", "统计日期 Beijing day of the metric"),
+        ("shop_id", "Int64", "店铺ID shop id"),
+        ("shop_name", "Nullable(String)", "店铺名称 shop name from dim_shop")]
+OUT = [("out_orders", "UInt64", "出库单数 out orders (latest status Confirmed)"),
+       ("out_qty", "Int64", "出库件数 items on non-anomalous lines"),
+       ("out_amount", "Decimal(38, 2)", "出库金额 sale_amount on non-anomalous lines")]
+MONEY_SUM = "Decimal(38, 2)"
+MARTS = {
+    "ads_sales_hourly": ([SHOP[0], ("hour", "UInt8", "小时 hour of io_date, 0-23"), *SHOP[1:], *OUT],
+                         "stat_date, hour, shop_id"),
+    "ads_region_daily": ([*SHOP, ("province", "String", HEADER_FIELDS[6][2]), OUT[0], OUT[2]],
+                         "stat_date, shop_id, province"),
+    "ads_finance_daily": ([*SHOP,
+                           ("gmv", MONEY_SUM, "GMV 应付合计: pay_amount, once per out order"),
+                           ("discount", MONEY_SUM, "优惠合计 discounts: free_amount, once per out order"),
+                           ("paid", MONEY_SUM, "实付合计 paid: paid_amount, once per out order"),
+                           ("freight", MONEY_SUM, "运费合计 freight, once per out order"),
+                           ("platform_fee", MONEY_SUM, "平台佣金 paid x the shop's rate, to the fen"),
+                           ("refund_amount", MONEY_SUM, "退款金额 refunds, as in ads_shop_daily"),
+                           ("net_received", MONEY_SUM, "净收入 paid - platform_fee - refund_amount"),
+                           ("fee_rate_known", "UInt8", "佣金率已配置 1 when the shop has a commission rate")],
+                          "stat_date, shop_id"),
+}
+SCREEN_MARTS = [
+    *(f"ALTER TABLE dws_sale_out ADD COLUMN IF NOT EXISTS {_commented([field])}" for field in HEADER_FIELDS),
+    "DROP VIEW IF EXISTS v_dws_sale_out",
+    _published_view("dws_sale_out", f"{INTERNAL}, part_month"),
+    "INSERT INTO _refresh_state SELECT 'seq:sales_out', 0, '', max(publish_version) + 1 FROM _refresh_state",
+    *(statement for table, (columns, grain) in MARTS.items() for statement in (
+        f"CREATE TABLE IF NOT EXISTS {table} ({_commented(columns)}, {PUBLISHED}) {ENGINE} "
+        f"{BY_DAY} ORDER BY ({grain})",
+        _published_view(table))),
 ]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -184,6 +243,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ]),
     (4, "incremental warehouse: published tables upserted by publish version with deletion rows; "
         "their contents are rebuilt from staging by the next refresh", INCREMENTAL),
+    (5, "screens.md marts, part 1: order header fields on dws_sale_out; ads_sales_hourly, "
+        "ads_region_daily, ads_finance_daily", SCREEN_MARTS),
 ]
 
 

@@ -14,6 +14,7 @@ from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from qeasy_assets.warehouse.checks import CHECKS, evaluate
 from resources.alerting import AlertingResource
 from resources.clickhouse import ClickHouseResource
+from resources.marts import MartsResource
 
 DIMS = [dg.AssetKey("dim_sku"), dg.AssetKey("dim_shop")]
 # The fact wide tables pick each record's latest version in DuckDB and join the dimensions with
@@ -55,6 +56,21 @@ ADS = {
     "ads_inventory_turnover": (
         "SKU stock, 7-day outflow and turnover days (库存周转), below-minimum flag.",
         ["dws_inventory_daily", "dws_sale_out"],
+        {"clickhouse"},
+    ),
+    "ads_sales_hourly": (
+        "Shop sales by hour (分时销售): out orders, items and amount per hour of io_date.",
+        ["dws_sale_out"],
+        {"clickhouse"},
+    ),
+    "ads_region_daily": (
+        "Shop sales by receiver province (地域分布), provinces normalised for the China map.",
+        ["dws_sale_out"],
+        {"clickhouse"},
+    ),
+    "ads_finance_daily": (
+        "Shop receivables per day (财务应收): GMV, discounts, paid, freight, platform fee, refunds, net.",
+        ["dws_sale_out", "dws_after_sale"],
         {"clickhouse"},
     ),
 }
@@ -154,11 +170,12 @@ def warehouse_assets(
     staging: DuckDBResource,
     warehouse: ClickHouseResource,
     alerting: AlertingResource,
+    marts: MartsResource,
 ):
     """Publish what staging changed since the last refresh, then recompute the metric days it touches."""
     days = partition_days(context)
     with staging.get_connection() as conn, warehouse.session() as client:
-        result = refresh(conn, client)
+        result = refresh(conn, client, marts.parameters())
         check_results = evaluate(client, result)
         figures = glance(client, max(days), alerting.min_orders)
     for spec in SPECS:

@@ -2,7 +2,8 @@
 records it republished and the metric days it recomputed (read back by their publish version).
 
 - `latest_version` (blocking, wide tables): one row per grain, and the lines of one version per record.
-- `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views.
+- `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views;
+  (the screens' hourly, regional and finance marts): they add up to ads_shop_daily per shop and day.
 - `well_defined` (warning, other ADS): ratios NULL exactly when their denominator is 0, never NaN or
   infinity; stock never negative.
 """
@@ -13,6 +14,19 @@ from clickhouse_connect.driver.client import Client
 from qeasy.warehouse.dws import FACTS
 from qeasy.warehouse.refresh import Refresh
 from qeasy_assets.partitions import daily
+
+# The screens' marts that split or extend ads_shop_daily: per shop and day they add up to it.
+# (columns compared, the mart's rows of a day)
+ADDS_UP = {
+    "ads_sales_hourly": (("out_orders", "out_qty", "out_amount"), "v_ads_sales_hourly"),
+    "ads_region_daily": (("out_orders", "out_amount"), "v_ads_region_daily"),
+    "ads_finance_daily": (("refund_amount",), "v_ads_finance_daily"),
+}
+MISMATCHES = """SELECT count() FROM
+    (SELECT stat_date, shop_id, {sums} FROM {mart} WHERE stat_date IN {{days:Array(Date)}} GROUP BY ALL) AS m
+    FULL JOIN (SELECT stat_date, shop_id, {columns} FROM v_ads_shop_daily
+               WHERE stat_date IN {{days:Array(Date)}} AND {rows}) AS d
+    USING (stat_date, shop_id) WHERE {differ}"""
 
 CHECKS = [
     *(
@@ -30,6 +44,15 @@ CHECKS = [
         asset="ads_shop_daily",
         partitions_def=daily,
         description="out_orders and refund_orders add up to the distinct orders of the wide tables.",
+    ),
+    *(
+        dg.AssetCheckSpec(
+            "reconciled",
+            asset=table,
+            partitions_def=daily,
+            description=f"Adds up to ads_shop_daily per shop and day ({', '.join(columns)}).",
+        )
+        for table, (columns, _) in ADDS_UP.items()
     ),
     dg.AssetCheckSpec(
         "well_defined",
@@ -100,6 +123,17 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
             },
         )
     )
+    for table, (columns, mart) in ADDS_UP.items():
+        # The finance mart has a row for every shop-day; the others only where there are out orders.
+        rows = "1" if table == "ads_finance_daily" else "out_orders > 0"
+        differing = _one(client, MISMATCHES.format(
+            sums=", ".join(f"sum({c}) AS {c}" for c in columns), mart=mart, columns=", ".join(columns),
+            rows=rows, differ=" OR ".join(f"m.{c} != d.{c}" for c in columns)),
+            days=refresh.days.get(table, []))
+        results.append(dg.AssetCheckResult(
+            asset_key=table, check_name="reconciled", severity=dg.AssetCheckSeverity.WARN,
+            passed=differing == 0,
+            metadata={"days_checked": len(refresh.days.get(table, [])), "shop_days_differing": differing}))
     written = "publish_version = {v:UInt64} AND is_deleted = 0"
     bad_rates = _one(
         client,

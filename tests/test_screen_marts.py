@@ -1,0 +1,74 @@
+"""The BI screens' marts against an independent oracle (tests/screens_oracle.py, written from
+screens.md and warehouse.md alone), through late changes, and their configuration."""
+
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from qeasy.settings import SettingsError, load_settings
+from tests.screens_oracle import oracle_screens
+from tests.warehouse_helpers import Chain, assert_ads_equal, query, window
+
+DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
+T1, T2 = "2026-11-08 00:00:00", "2026-11-15 00:00:00"  # the ends of days 7 and 14
+DIRTY = {"negative_qty": 0.01, "unknown_status": 0.01, "bad_values": 0.005, "missing_key": 0.005,
+         "null_fields": 0.02, "numeric_strings": 0.05, "loose_provinces": 0.1}
+RATES = {"天猫": 0.05, "京东": 0.06, "抖音": "0.055", "shops": {"16800003": 0.045}}  # 抖音小店 is 16800003
+EVER = "2000-01-01 00:00:00"
+BUILT = ("ads_sales_hourly", "ads_region_daily", "ads_finance_daily")  # the marts built so far
+
+
+def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> None:
+    server, caller = make_sandbox(dirty=DIRTY, clock=T1, orders_per_hour=200.0,
+                                  per_second=10_000, per_minute=1_000_000)
+    home = tmp_path / "home"
+    rates = tmp_path / "rates.json"
+    rates.write_text(json.dumps(RATES, ensure_ascii=False), encoding="utf-8")
+    chain = Chain(server, home, QEASY_COMMISSION_RATES=str(rates))
+    assert chain.shops().success
+    seen_inventory = window(server, "inventory", f"{DAYS[0]} 00:00:00", T1)
+    assert chain.main(DAYS[0], DAYS[6]).success
+    caller.admin("clock", {"pin": T2})
+    seen_inventory += window(server, "inventory", f"{DAYS[0]} 00:00:00", T2)
+    report = chain.main(DAYS[7], DAYS[13])  # late versions of days 1-7 arrive
+    assert report.success and all(all(step.checks.values()) for step in report.steps if step.asset in BUILT)
+
+    begin = f"{DAYS[0]} 00:00:00"
+    commission = {"sites": {k: v for k, v in RATES.items() if k != "shops"},
+                  "shops": {int(k): v for k, v in RATES["shops"].items()}}
+    expected = oracle_screens(window(server, "sales_out", begin, T2), window(server, "after_sale", begin, T2),
+                              seen_inventory, window(server, "sku", EVER, T2),
+                              window(server, "shop", EVER, T2), [],
+                              DAYS,
+                              datetime.fromisoformat(T2), commission)
+    assert_ads_equal(home, {table: expected[table] for table in BUILT})
+    # The data exercised what the formulas distinguish.
+    finance = query(home, "SELECT fee_rate_known, count() AS n, sum(discount) AS discount "
+                          "FROM v_ads_finance_daily GROUP BY ALL ORDER BY ALL")
+    assert finance["fee_rate_known"].to_list() == [0, 1] and all(d > 0 for d in finance["discount"])
+    provinces = set(query(home, "SELECT DISTINCT province FROM v_ads_region_daily")["province"])
+    assert {"广东省", "广西壮族自治区", "未知"} <= provinces and not any(p != p.strip() for p in provinces)
+
+
+def test_mart_columns_carry_chinese_and_english_comments_in_clickhouse(tmp_path) -> None:
+    from qeasy.warehouse.clickhouse import session
+
+    with session(f"chdb://{tmp_path / 'ch'}", "qeasy") as client:
+        comments = dict(client.query("SELECT name, comment FROM system.columns WHERE database = 'qeasy' "
+                                     "AND table = 'ads_finance_daily'").result_rows)
+    assert comments["platform_fee"].startswith("平台佣金 paid x the shop's rate")
+    assert all(comments[name] for name in comments if name not in ("publish_version", "is_deleted"))
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"天猫": 5}', "QEASY_COMMISSION_RATES 天猫 must be a rate between 0 and 1"),
+    ('{"shops": {"abc": 0.05}}', "shop ids under \"shops\" are numbers"),
+    ("[0.05]", "must hold"),
+    ("{nope", "cannot read"),
+])
+def test_a_wrong_commission_file_is_refused_at_start_up(tmp_path, content, message) -> None:
+    rates = tmp_path / "rates.json"
+    rates.write_text(content, encoding="utf-8")
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"QEASY_HOME": str(tmp_path), "QEASY_COMMISSION_RATES": str(rates)})
