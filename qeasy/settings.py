@@ -15,6 +15,7 @@ from dotenv import load_dotenv
 from qeasy.cleanse.labels import load_labels
 from qeasy.erp.times import bj_today, default_first_day, parse_bj, parse_day
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
+from qeasy.warehouse.ads import LEAD_DAYS, SAFETY_DAYS
 from qeasy.warehouse.commission import load_commission
 
 SANDBOX_RATES = (40, 2400)  # calls/second, calls/minute when the embedded sandbox is used
@@ -49,6 +50,8 @@ class Settings:
     sandbox_clock: str | None = None  # pin the embedded merchant's clock (demos, tests)
     status_labels_file: str | None = None  # JSON overrides of the BI status labels
     commission_rates_file: str | None = None  # JSON platform commission rates (finance mart)
+    lead_days: int = LEAD_DAYS  # days of supply a suggested reorder covers: lead time ...
+    safety_days: int = SAFETY_DAYS  # ... plus safety stock
     max_anomaly_rate: float = 0.05  # above it the anomaly-rate check warns
     first_day: date = field(default_factory=default_first_day)  # the first Beijing day of history
     budget_url: str = field(default="", repr=False)  # Redis holding the call budget of every host
@@ -123,6 +126,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox_clock=_clock(get("QEASY_SANDBOX_CLOCK")),
         status_labels_file=_labels(get("QEASY_STATUS_LABELS")),
         commission_rates_file=_commission(get("QEASY_COMMISSION_RATES")),
+        lead_days=_number(get, "QEASY_LEAD_DAYS", LEAD_DAYS, int, 0, 365),
+        safety_days=_number(get, "QEASY_SAFETY_DAYS", SAFETY_DAYS, int, 0, 365),
         max_anomaly_rate=_ratio(get, "QEASY_MAX_ANOMALY_RATE", 0.05),
         first_day=first_day(env),
         budget_url=budget_url,

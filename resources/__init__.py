@@ -37,7 +37,8 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": ClickHouseResource(dsn=_env_or("QEASY_CLICKHOUSE_DSN", settings.clickhouse_dsn),
                                         database=settings.clickhouse_database,
                                         cluster=settings.clickhouse_cluster),
-        "marts": MartsResource(commission_rates_file=settings.commission_rates_file or ""),
+        "marts": MartsResource(commission_rates_file=settings.commission_rates_file or "",
+                               lead_days=settings.lead_days, safety_days=settings.safety_days),
         "quality": QualityResource(status_labels_file=settings.status_labels_file or "",
                                    max_anomaly_rate=settings.max_anomaly_rate),
         "alerting": AlertingResource(

@@ -16,7 +16,8 @@ DIRTY = {"negative_qty": 0.01, "unknown_status": 0.01, "bad_values": 0.005, "mis
          "null_fields": 0.02, "numeric_strings": 0.05, "loose_provinces": 0.1}
 RATES = {"天猫": 0.05, "京东": 0.06, "抖音": "0.055", "shops": {"16800003": 0.045}}  # 抖音小店 is 16800003
 EVER = "2000-01-01 00:00:00"
-BUILT = ("ads_sales_hourly", "ads_region_daily", "ads_finance_daily")  # the marts built so far
+BUILT = ("ads_sales_hourly", "ads_region_daily", "ads_finance_daily", "ads_inventory_overview",
+         "ads_replenishment")  # the marts built so far
 
 
 def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> None:
@@ -25,7 +26,7 @@ def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> 
     home = tmp_path / "home"
     rates = tmp_path / "rates.json"
     rates.write_text(json.dumps(RATES, ensure_ascii=False), encoding="utf-8")
-    chain = Chain(server, home, QEASY_COMMISSION_RATES=str(rates))
+    chain = Chain(server, home, QEASY_COMMISSION_RATES=str(rates), QEASY_LEAD_DAYS="5", QEASY_SAFETY_DAYS="2")
     assert chain.shops().success
     seen_inventory = window(server, "inventory", f"{DAYS[0]} 00:00:00", T1)
     assert chain.main(DAYS[0], DAYS[6]).success
@@ -37,16 +38,24 @@ def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> 
     begin = f"{DAYS[0]} 00:00:00"
     commission = {"sites": {k: v for k, v in RATES.items() if k != "shops"},
                   "shops": {int(k): v for k, v in RATES["shops"].items()}}
+    # "The latest SKU version known": the ERP's SKU records of the SKUs qeasy has found so far.
+    # (Window queries and the ground truth leave out the hidden SKUs: those are read by id.)
+    known = set(query(home, "SELECT sku_id FROM v_dim_sku")["sku_id"])
+    skus = [record for record in window(server, "sku", EVER, T2) if record["sku_id"] in known]
+    hidden = sorted(known - {record["sku_id"] for record in skus})
+    for start in range(0, len(hidden), 20):
+        skus += caller.data("sku", {"sku_ids": ",".join(hidden[start:start + 20])})["datas"]
     expected = oracle_screens(window(server, "sales_out", begin, T2), window(server, "after_sale", begin, T2),
-                              seen_inventory, window(server, "sku", EVER, T2),
-                              window(server, "shop", EVER, T2), [],
-                              DAYS,
-                              datetime.fromisoformat(T2), commission)
+                              seen_inventory, skus, window(server, "shop", EVER, T2), [], DAYS,
+                              datetime.fromisoformat(T2), commission, lead_days=5, safety_days=2)
     assert_ads_equal(home, {table: expected[table] for table in BUILT})
     # The data exercised what the formulas distinguish.
     finance = query(home, "SELECT fee_rate_known, count() AS n, sum(discount) AS discount "
                           "FROM v_ads_finance_daily GROUP BY ALL ORDER BY ALL")
     assert finance["fee_rate_known"].to_list() == [0, 1] and all(d > 0 for d in finance["discount"])
+    reorders = query(home, "SELECT countIf(suggested_qty > 0) AS suggested, countIf(below_min) AS below, "
+                           "countIf(suggested_qty = 0) AS only_below FROM v_ads_replenishment")
+    assert all(reorders[column][0] > 0 for column in reorders.columns), reorders
     provinces = set(query(home, "SELECT DISTINCT province FROM v_ads_region_daily")["province"])
     assert {"广东省", "广西壮族自治区", "未知"} <= provinces and not any(p != p.strip() for p in provinces)
 

@@ -137,9 +137,33 @@ SELECT stat_date, shop_id, shop_name, gmv, discount, paid, freight,
 FROM (SELECT days.*, shops.shop_name AS shop_name, {RATE} AS rate
       FROM days LEFT JOIN v_dim_shop AS shops USING (shop_id))"""
 
+INVENTORY_OVERVIEW = """
+SELECT t.stat_date AS stat_date, if(coalesce(s.category, '') = '', '未分类', s.category) AS category,
+       count() AS skus, sum(t.end_qty) AS end_qty, countIf(t.below_min) AS below_min_skus,
+       countIf(t.end_qty = 0) AS stockout_skus
+FROM v_ads_inventory_turnover AS t LEFT JOIN v_dim_sku AS s ON s.sku_id = t.sku_id
+WHERE t.stat_date IN {days:Array(Date)}
+GROUP BY stat_date, category"""
+
+# ceil(out_qty_7d / 7 x (lead + safety)) in integers: exact, as screens.md requires (out_qty_7d >= 0).
+REPLENISHMENT = """
+SELECT stat_date, sku_id, sku_name, end_qty, min_qty, purchase_qty, below_min, daily_out, cover_days,
+       suggested_qty
+FROM (SELECT t.stat_date AS stat_date, t.sku_id AS sku_id, t.sku_name AS sku_name, t.end_qty AS end_qty,
+             t.min_qty AS min_qty, d.purchase_qty AS purchase_qty, t.below_min AS below_min,
+             t.out_qty_7d / 7 AS daily_out, t.turnover_days AS cover_days,
+             intDiv(t.out_qty_7d * ({lead_days:UInt32} + {safety_days:UInt32}) + 6, 7) + t.min_qty
+                 - t.end_qty - d.purchase_qty AS need,
+             if(need IS NULL, NULL, greatest(assumeNotNull(need), 0)) AS suggested_qty
+      FROM v_ads_inventory_turnover AS t
+      LEFT JOIN v_dws_inventory_daily AS d ON d.stat_date = t.stat_date AND d.sku_id = t.sku_id
+      WHERE t.stat_date IN {days:Array(Date)})
+WHERE suggested_qty > 0 OR below_min"""
+
 GRAIN = {"ads_shop_daily": "stat_date, shop_id", "ads_sku_after_sale_7d": "stat_date, sku_id",
          "ads_inventory_turnover": "stat_date, sku_id", "ads_sales_hourly": "stat_date, hour, shop_id",
-         "ads_region_daily": "stat_date, shop_id, province", "ads_finance_daily": "stat_date, shop_id"}
+         "ads_region_daily": "stat_date, shop_id, province", "ads_finance_daily": "stat_date, shop_id",
+         "ads_inventory_overview": "stat_date, category", "ads_replenishment": "stat_date, sku_id"}
 ADS = {
     "ads_shop_daily": SHOP_DAILY,
     "ads_sku_after_sale_7d": SKU_AFTER_SALE_7D,
@@ -147,7 +171,18 @@ ADS = {
     "ads_sales_hourly": SALES_HOURLY,
     "ads_region_daily": REGION_DAILY,
     "ads_finance_daily": FINANCE_DAILY,
+    # After ads_inventory_turnover, which they read.
+    "ads_inventory_overview": INVENTORY_OVERVIEW,
+    "ads_replenishment": REPLENISHMENT,
 }
+LEAD_DAYS, SAFETY_DAYS = 7, 3  # screens.md's defaults for the suggested reorder quantity
+
+
+def mart_parameters(commission: Commission | None = None, lead_days: int = LEAD_DAYS,
+                    safety_days: int = SAFETY_DAYS) -> dict:
+    """The marts' query parameters: commission rates (none by default) and reorder days."""
+    return {**(commission or Commission()).parameters(), "lead_days": lead_days, "safety_days": safety_days}
+
 
 
 def window(days: set[date]) -> set[date]:
@@ -158,12 +193,11 @@ def window(days: set[date]) -> set[date]:
 def publish_metrics(client: Client, table: str, days: set[date], stale: set[date], version: int,
                     settings: dict | None = None) -> None:
     """Recompute the metric `days` (ingested) of one ADS table, and drop its `stale` days (no longer
-    ingested), as publish `version`; `settings` are the marts' query parameters (commission rates;
-    none by default)."""
+    ingested), as publish `version`; `settings`: the marts' parameters (`mart_parameters`)."""
     scope = sorted(days | stale)
     if not scope:
         return
-    parameters = {**Commission().parameters(), **(settings or {}), "days": sorted(days), "scope": scope,
+    parameters = {**mart_parameters(), **(settings or {}), "days": sorted(days), "scope": scope,
                   "line_days": sorted({day - timedelta(days=k) for day in days for k in range(WINDOW_DAYS)})}
     upsert(client, table, GRAIN[table], "stat_date IN {scope:Array(Date)}", version,
            lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({ADS[table]})",

@@ -175,12 +175,13 @@ CELLS = """
                    UNION SELECT l.stat_date, s.sku_id FROM (SELECT DISTINCT sku_id FROM dwd.inventory) s
                    JOIN loaded l ON l.stat_date IN (SELECT UNNEST(?::DATE[])))"""
 END_OF_DAY = CELLS + """,
-         v AS (SELECT sku_id, coalesce(ts, 0) AS ts, modified, qty, min_qty, is_anomaly FROM dwd.inventory
-               WHERE modified IS NOT NULL AND sku_id IN (SELECT sku_id FROM cells))
+         v AS (SELECT sku_id, coalesce(ts, 0) AS ts, modified, qty, min_qty, purchase_qty, is_anomaly
+               FROM dwd.inventory WHERE modified IS NOT NULL AND sku_id IN (SELECT sku_id FROM cells))
     SELECT stat_date, sku_id, last.qty AS end_qty, last.min_qty AS min_qty, last.ts::UBIGINT AS ts,
-           last.is_anomaly::UTINYINT AS is_anomaly
+           last.is_anomaly::UTINYINT AS is_anomaly, last.purchase_qty AS purchase_qty
     FROM (SELECT c.stat_date, c.sku_id,
-                 arg_max({'qty': qty, 'min_qty': min_qty, 'ts': ts, 'is_anomaly': is_anomaly},
+                 arg_max({'qty': qty, 'min_qty': min_qty, 'purchase_qty': purchase_qty, 'ts': ts,
+                          'is_anomaly': is_anomaly},
                          (v.ts, v.modified)) AS last
           FROM cells c JOIN v ON v.sku_id = c.sku_id AND v.modified < c.stat_date + INTERVAL 1 DAY
           GROUP BY ALL)"""

@@ -182,6 +182,20 @@ def _commented(columns: list[tuple[str, str, str]]) -> str:
                      for name, kind, text in columns)
 
 
+def _marts(marts: dict) -> list[str]:
+    """Each mart's table (published like every metric table) and its `v_` view."""
+    return [statement for table, (columns, grain) in marts.items() for statement in (
+        f"CREATE TABLE IF NOT EXISTS {table} ({_commented(columns)}, {PUBLISHED}) {ENGINE} "
+        f"{BY_DAY} ORDER BY ({grain})",
+        _published_view(table))]
+
+
+def _forget(dataset: str) -> str:
+    """Make the next refresh republish `dataset` whole (as if its state were lost)."""
+    return (f"INSERT INTO _refresh_state SELECT 'seq:{dataset}', 0, '', max(publish_version) + 1 "
+            "FROM _refresh_state")
+
+
 # Migration 5, the marts of screens.md (part 1). dws_sale_out gains the order header's money and
 # receiver fields (repeated on each line; a mart takes them once per order) and `province`, the
 # receiver province normalised (qeasy.cleanse.provinces). Its records are republished by the next
@@ -223,11 +237,44 @@ SCREEN_MARTS = [
     *(f"ALTER TABLE dws_sale_out ADD COLUMN IF NOT EXISTS {_commented([field])}" for field in HEADER_FIELDS),
     "DROP VIEW IF EXISTS v_dws_sale_out",
     _published_view("dws_sale_out", f"{INTERNAL}, part_month"),
-    "INSERT INTO _refresh_state SELECT 'seq:sales_out', 0, '', max(publish_version) + 1 FROM _refresh_state",
-    *(statement for table, (columns, grain) in MARTS.items() for statement in (
-        f"CREATE TABLE IF NOT EXISTS {table} ({_commented(columns)}, {PUBLISHED}) {ENGINE} "
-        f"{BY_DAY} ORDER BY ({grain})",
-        _published_view(table))),
+    _forget("sales_out"),
+    *_marts(MARTS),
+]
+
+# Migration 6, the marts of screens.md (part 2): stock by category and what to reorder. End-of-day
+# stock gains purchase_qty (in transit), the inventory version's; stock is republished for it.
+DAY = SHOP[0]
+IN_TRANSIT = ("purchase_qty", "Nullable(Int64)", "在途 purchase quantity in transit")
+STOCK_MARTS = {
+    "ads_inventory_overview": (
+        [DAY, ("category", "String", "类目 SKU category from dim_sku; 未分类 when unknown"),
+         ("skus", "UInt64", "SKU数 SKUs with stock known on the day"),
+         ("end_qty", "Int64", "日末库存 end-of-day stock, summed"),
+         ("below_min_skus", "UInt64", "低于安全库存SKU数 SKUs below their minimum"),
+         ("stockout_skus", "UInt64", "缺货SKU数 SKUs at zero stock")],
+        "stat_date, category"),
+    "ads_replenishment": (
+        [DAY, ("sku_id", "String", "SKU编码 SKU id"),
+         ("sku_name", "Nullable(String)", "商品名称 SKU name from dim_sku"),
+         ("end_qty", "Int64", "日末库存 end-of-day stock (negative counts as 0)"),
+         ("min_qty", "Nullable(Int64)", "安全库存 minimum stock set in the ERP"),
+         IN_TRANSIT,
+         ("below_min", "Nullable(Bool)", "低于安全库存 end_qty < min_qty"),
+         ("daily_out", "Float64", "日均出库 out_qty_7d / 7"),
+         ("cover_days", "Nullable(Float64)", "可售天数 turnover_days of ads_inventory_turnover"),
+         ("suggested_qty", "Nullable(Int64)",
+          "建议补货量 max(0, ceil(daily_out x (lead_days + safety_days)) + min_qty - end_qty "
+          "- purchase_qty)")],
+        "stat_date, sku_id"),
+}
+
+STOCK_MART_STATEMENTS = [
+    "ALTER TABLE dws_inventory_daily ADD COLUMN IF NOT EXISTS "
+    + _commented([IN_TRANSIT]),
+    "DROP VIEW IF EXISTS v_dws_inventory_daily",
+    _published_view("dws_inventory_daily"),
+    _forget("inventory"),
+    *_marts(STOCK_MARTS),
 ]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -245,6 +292,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "their contents are rebuilt from staging by the next refresh", INCREMENTAL),
     (5, "screens.md marts, part 1: order header fields on dws_sale_out; ads_sales_hourly, "
         "ads_region_daily, ads_finance_daily", SCREEN_MARTS),
+    (6, "screens.md marts, part 2: purchase_qty on dws_inventory_daily; ads_inventory_overview, "
+        "ads_replenishment", STOCK_MART_STATEMENTS),
 ]
 
 

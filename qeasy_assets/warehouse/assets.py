@@ -73,6 +73,16 @@ ADS = {
         ["dws_sale_out", "dws_after_sale"],
         {"clickhouse"},
     ),
+    "ads_inventory_overview": (
+        "Stock by category (库存总览): SKUs, units, SKUs below minimum and at zero.",
+        ["ads_inventory_turnover", "dim_sku"],
+        {"clickhouse"},
+    ),
+    "ads_replenishment": (
+        "SKUs to reorder (补货建议) with the suggested quantity for lead time plus safety days.",
+        ["ads_inventory_turnover", "dws_inventory_daily"],
+        {"clickhouse"},
+    ),
 }
 SPECS = [
     dg.AssetSpec(

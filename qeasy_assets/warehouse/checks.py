@@ -4,8 +4,9 @@ records it republished and the metric days it recomputed (read back by their pub
 - `latest_version` (blocking, wide tables): one row per grain, and the lines of one version per record.
 - `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views;
   (the screens' hourly, regional and finance marts): they add up to ads_shop_daily per shop and day.
+- `reconciled` (warning, ads_inventory_overview): per day it adds up to ads_inventory_turnover.
 - `well_defined` (warning, other ADS): ratios NULL exactly when their denominator is 0, never NaN or
-  infinity; stock never negative.
+  infinity; stock never negative; reorder suggestions never negative and only where the rule says.
 """
 
 import dagster as dg
@@ -27,6 +28,16 @@ MISMATCHES = """SELECT count() FROM
     FULL JOIN (SELECT stat_date, shop_id, {columns} FROM v_ads_shop_daily
                WHERE stat_date IN {{days:Array(Date)}} AND {rows}) AS d
     USING (stat_date, shop_id) WHERE {differ}"""
+# Stock by category covers every SKU of ads_inventory_turnover once per day.
+OVERVIEW_MISMATCHES = """SELECT count() FROM
+    (SELECT stat_date, sum(skus) AS skus, sum(end_qty) AS end_qty FROM v_ads_inventory_overview
+     WHERE stat_date IN {days:Array(Date)} GROUP BY stat_date) AS m
+    FULL JOIN (SELECT stat_date, count() AS skus, sum(end_qty) AS end_qty FROM v_ads_inventory_turnover
+               WHERE stat_date IN {days:Array(Date)} GROUP BY stat_date) AS d
+    USING (stat_date) WHERE m.skus != d.skus OR m.end_qty != d.end_qty"""
+# A reorder row is one the formula selects: a positive suggestion or stock below its minimum.
+BAD_REORDERS = """SELECT countIf(suggested_qty < 0 OR NOT (suggested_qty > 0 OR below_min)
+    OR NOT isFinite(daily_out) OR daily_out < 0) FROM ads_replenishment WHERE {written}"""
 
 CHECKS = [
     *(
@@ -53,6 +64,18 @@ CHECKS = [
             description=f"Adds up to ads_shop_daily per shop and day ({', '.join(columns)}).",
         )
         for table, (columns, _) in ADDS_UP.items()
+    ),
+    dg.AssetCheckSpec(
+        "reconciled",
+        asset="ads_inventory_overview",
+        partitions_def=daily,
+        description="Per day, the categories' SKUs and stock add up to ads_inventory_turnover.",
+    ),
+    dg.AssetCheckSpec(
+        "well_defined",
+        asset="ads_replenishment",
+        partitions_def=daily,
+        description="suggested_qty >= 0; every row has suggested_qty > 0 or stock below minimum.",
     ),
     dg.AssetCheckSpec(
         "well_defined",
@@ -147,7 +170,14 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
         f"NOT isFinite(ifNull(turnover_days, 0))) FROM ads_inventory_turnover WHERE {written}",
         **version,
     )
-    for table, bad in (("ads_sku_after_sale_7d", bad_rates), ("ads_inventory_turnover", bad_stock)):
+    overview_days = refresh.days.get("ads_inventory_overview", [])
+    differing = _one(client, OVERVIEW_MISMATCHES, days=overview_days)
+    results.append(dg.AssetCheckResult(
+        asset_key="ads_inventory_overview", check_name="reconciled", severity=dg.AssetCheckSeverity.WARN,
+        passed=differing == 0, metadata={"days_checked": len(overview_days), "days_differing": differing}))
+    bad_reorders = _one(client, BAD_REORDERS.format(written=written), **version)
+    for table, bad in (("ads_sku_after_sale_7d", bad_rates), ("ads_inventory_turnover", bad_stock),
+                       ("ads_replenishment", bad_reorders)):
         results.append(
             dg.AssetCheckResult(
                 asset_key=table,
