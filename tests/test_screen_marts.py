@@ -4,7 +4,9 @@ screens.md and warehouse.md alone), through late changes, and their configuratio
 import json
 from datetime import date, datetime, timedelta
 
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from qeasy.settings import SettingsError, load_settings
 from tests.screens_oracle import oracle_screens
@@ -17,7 +19,7 @@ DIRTY = {"negative_qty": 0.01, "unknown_status": 0.01, "bad_values": 0.005, "mis
 RATES = {"天猫": 0.05, "京东": 0.06, "抖音": "0.055", "shops": {"16800003": 0.045}}  # 抖音小店 is 16800003
 EVER = "2000-01-01 00:00:00"
 BUILT = ("ads_sales_hourly", "ads_region_daily", "ads_finance_daily", "ads_inventory_overview",
-         "ads_replenishment")  # the marts built so far
+         "ads_replenishment", "ads_pipeline_health_hourly")  # the marts built so far
 
 
 def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> None:
@@ -45,8 +47,12 @@ def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> 
     hidden = sorted(known - {record["sku_id"] for record in skus})
     for start in range(0, len(hidden), 20):
         skus += caller.data("sku", {"sku_ids": ",".join(hidden[start:start + 20])})["datas"]
+    # API health as the pulls recorded it (the oracle aggregates it), as naive Beijing times.
+    calls = query(home, "SELECT dataset, toTimeZone(recorded_at, 'Asia/Shanghai') AS recorded_at, calls, "
+                        "errors, throttled, retries, rows, latency_p95_ms FROM ops_api_calls")
+    calls = calls.with_columns(pl.col("recorded_at").dt.replace_time_zone(None)).to_dicts()
     expected = oracle_screens(window(server, "sales_out", begin, T2), window(server, "after_sale", begin, T2),
-                              seen_inventory, skus, window(server, "shop", EVER, T2), [], DAYS,
+                              seen_inventory, skus, window(server, "shop", EVER, T2), calls, DAYS,
                               datetime.fromisoformat(T2), commission, lead_days=5, safety_days=2)
     assert_ads_equal(home, {table: expected[table] for table in BUILT})
     # The data exercised what the formulas distinguish.
@@ -81,3 +87,40 @@ def test_a_wrong_commission_file_is_refused_at_start_up(tmp_path, content, messa
     rates.write_text(content, encoding="utf-8")
     with pytest.raises(SettingsError, match=message):
         load_settings({"QEASY_HOME": str(tmp_path), "QEASY_COMMISSION_RATES": str(rates)})
+
+
+def test_pipeline_health_recomputes_the_hours_of_rows_recorded_since_the_last_refresh(tmp_path) -> None:
+    """Hand-made ops_api_calls rows over three hours, in two batches: after each refresh the mart
+    equals the oracle over every row recorded so far; the second refresh touches only the hours of
+    the second batch."""
+    from qeasy.warehouse.clickhouse import session
+    from qeasy.warehouse.health import publish_health
+
+    def row(dataset: str, at: str, calls: int, errors: int, p95: float | None) -> dict:
+        return {"run_id": "r", "dataset": dataset, "recorded_at": datetime.fromisoformat(at),
+                "calls": calls, "errors": errors, "throttled": 1, "retries": errors, "rows": 10 * calls,
+                "pages": calls, "latency_p95_ms": p95}
+
+    first = [row("sales_out", "2026-11-20 09:05:00", 4, 1, 120.0),
+             row("sales_out", "2026-11-20 09:50:00", 2, 0, None),
+             row("sku", "2026-11-20 10:10:00", 0, 0, None)]
+    second = [row("sales_out", "2026-11-20 10:40:00", 3, 3, 900.0),
+              row("sku", "2026-11-20 11:00:00", 5, 0, 80.0)]
+    columns = ["stat_hour", "dataset", "calls", "errors", "throttled", "retries", "rows", "latency_p95_ms",
+               "error_rate"]
+    with session(f"chdb://{tmp_path / 'ch'}", "qeasy") as client:
+        for version, batch in ((1, first), (2, second)):
+            client.insert_df_arrow("ops_api_calls", pl.DataFrame(batch).with_columns(
+                pl.col("recorded_at").dt.replace_time_zone("Asia/Shanghai")))
+            days = publish_health(client, version)
+            got = client.query_df_arrow(f"SELECT {', '.join(columns)} FROM v_ads_pipeline_health_hourly "
+                                        "ORDER BY ALL", dataframe_library="polars")
+            got = got.with_columns(pl.col("stat_hour").dt.replace_time_zone(None))
+            recorded = first if version == 1 else first + second
+            expected = oracle_screens([], [], [], [], [], recorded, [], datetime(2026, 11, 21))
+            assert_frame_equal(got, expected["ads_pipeline_health_hourly"].select(columns),
+                               check_dtypes=False)
+            assert days == [date(2026, 11, 20)]
+        rewritten = client.query("SELECT DISTINCT toHour(stat_hour) FROM ads_pipeline_health_hourly "
+                                 "WHERE publish_version = 2 ORDER BY 1").result_rows
+    assert [hour for (hour,) in rewritten] == [10, 11]  # 09:00 was not touched again

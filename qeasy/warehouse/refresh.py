@@ -27,6 +27,8 @@ from qeasy.warehouse.dws import (
     publish_inventory,
     publish_inventory_daily,
 )
+from qeasy.warehouse.health import TABLE as HEALTH
+from qeasy.warehouse.health import publish_health
 from qeasy.warehouse.publish import written
 
 STOCK = ("dws_inventory", "dws_inventory_daily")
@@ -99,6 +101,7 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
         days = (metric_days[table] | new_days) & set(loaded)
         publish_metrics(client, table, days, stale, now.version, settings)
         result.days[table] = sorted(days | stale)
+    result.days[HEALTH] = publish_health(client, now.version)
     state.add_published_days(client, new_days)
     state.clear_pending_days(client)
     # Only the datasets staging has: one it gains later is published whole then.
@@ -107,6 +110,6 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
 
     result.days |= {fact.table: sorted(pending.get(fact.dataset, set())) for fact in FACTS}
     result.days["dws_inventory_daily"] = sorted(stock)
-    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS]
+    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS, HEALTH]
     result.written = {table: written(client, table, now.version) for table in tables}
     return result

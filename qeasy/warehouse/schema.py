@@ -241,8 +241,9 @@ SCREEN_MARTS = [
     *_marts(MARTS),
 ]
 
-# Migration 6, the marts of screens.md (part 2): stock by category and what to reorder. End-of-day
-# stock gains purchase_qty (in transit), the inventory version's; stock is republished for it.
+# Migration 6, the marts of screens.md (part 2): stock by category, what to reorder, and the
+# pipeline's API health by hour. End-of-day stock gains purchase_qty (in transit), the inventory
+# version's; stock is republished for it.
 DAY = SHOP[0]
 IN_TRANSIT = ("purchase_qty", "Nullable(Int64)", "在途 purchase quantity in transit")
 STOCK_MARTS = {
@@ -268,6 +269,17 @@ STOCK_MARTS = {
         "stat_date, sku_id"),
 }
 
+HEALTH_COLUMNS = [
+    ("stat_hour", TIME, "小时 the hour the API-health rows were recorded in"),
+    ("dataset", "String", "数据集 ERP dataset"),
+    ("calls", "UInt64", "调用次数 API calls"),
+    ("errors", "UInt64", "错误次数 calls that failed"),
+    ("throttled", "UInt64", "限流次数 calls refused by the rate limit (199/200/429)"),
+    ("retries", "UInt64", "重试次数 retries"),
+    ("rows", "UInt64", "行数 rows read"),
+    ("latency_p95_ms", "Nullable(Float64)", "P95延迟 the highest p95 latency of the hour, ms"),
+    ("error_rate", "Nullable(Float64)", "错误率 errors / calls (NULL without calls)"),
+]
 STOCK_MART_STATEMENTS = [
     "ALTER TABLE dws_inventory_daily ADD COLUMN IF NOT EXISTS "
     + _commented([IN_TRANSIT]),
@@ -275,6 +287,9 @@ STOCK_MART_STATEMENTS = [
     _published_view("dws_inventory_daily"),
     _forget("inventory"),
     *_marts(STOCK_MARTS),
+    f"CREATE TABLE IF NOT EXISTS ads_pipeline_health_hourly ({_commented(HEALTH_COLUMNS)}, "
+    f"{PUBLISHED}) {ENGINE} PARTITION BY toYYYYMM(stat_hour) ORDER BY (stat_hour, dataset)",
+    _published_view("ads_pipeline_health_hourly"),
 ]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -293,7 +308,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (5, "screens.md marts, part 1: order header fields on dws_sale_out; ads_sales_hourly, "
         "ads_region_daily, ads_finance_daily", SCREEN_MARTS),
     (6, "screens.md marts, part 2: purchase_qty on dws_inventory_daily; ads_inventory_overview, "
-        "ads_replenishment", STOCK_MART_STATEMENTS),
+        "ads_replenishment, ads_pipeline_health_hourly", STOCK_MART_STATEMENTS),
 ]
 
 

@@ -7,9 +7,11 @@ import dagster as dg
 from clickhouse_connect.driver.client import Client
 from dagster_duckdb import DuckDBResource
 
+from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.warehouse.refresh import refresh
 from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns, markdown_table
 from qeasy_assets.dwd.assets import dwd_key
+from qeasy_assets.ods.assets import ods_key
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from qeasy_assets.warehouse.checks import CHECKS, evaluate
 from resources.alerting import AlertingResource
@@ -81,6 +83,11 @@ ADS = {
     "ads_replenishment": (
         "SKUs to reorder (补货建议) with the suggested quantity for lead time plus safety days.",
         ["ads_inventory_turnover", "dws_inventory_daily"],
+        {"clickhouse"},
+    ),
+    "ads_pipeline_health_hourly": (
+        "ERP API health by hour and dataset (异常监控): calls, errors, throttling, retries, p95 latency.",
+        [ods_key(name) for name in ENDPOINTS],  # their pulls record it in ops_api_calls
         {"clickhouse"},
     ),
 }

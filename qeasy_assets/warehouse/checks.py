@@ -36,6 +36,9 @@ OVERVIEW_MISMATCHES = """SELECT count() FROM
                WHERE stat_date IN {days:Array(Date)} GROUP BY stat_date) AS d
     USING (stat_date) WHERE m.skus != d.skus OR m.end_qty != d.end_qty"""
 # A reorder row is one the formula selects: a positive suggestion or stock below its minimum.
+# An hour's error rate is errors / calls, NULL exactly without calls.
+BAD_HEALTH = """SELECT countIf((error_rate IS NULL) != (calls = 0) OR NOT isFinite(ifNull(error_rate, 0))
+    OR error_rate < 0 OR errors > calls) FROM ads_pipeline_health_hourly WHERE {written}"""
 BAD_REORDERS = """SELECT countIf(suggested_qty < 0 OR NOT (suggested_qty > 0 OR below_min)
     OR NOT isFinite(daily_out) OR daily_out < 0) FROM ads_replenishment WHERE {written}"""
 
@@ -70,6 +73,12 @@ CHECKS = [
         asset="ads_inventory_overview",
         partitions_def=daily,
         description="Per day, the categories' SKUs and stock add up to ads_inventory_turnover.",
+    ),
+    dg.AssetCheckSpec(
+        "well_defined",
+        asset="ads_pipeline_health_hourly",
+        partitions_def=daily,
+        description="error_rate NULL exactly when an hour has no calls, else between 0 and 1.",
     ),
     dg.AssetCheckSpec(
         "well_defined",
@@ -176,8 +185,9 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
         asset_key="ads_inventory_overview", check_name="reconciled", severity=dg.AssetCheckSeverity.WARN,
         passed=differing == 0, metadata={"days_checked": len(overview_days), "days_differing": differing}))
     bad_reorders = _one(client, BAD_REORDERS.format(written=written), **version)
+    bad_health = _one(client, BAD_HEALTH.format(written=written), **version)
     for table, bad in (("ads_sku_after_sale_7d", bad_rates), ("ads_inventory_turnover", bad_stock),
-                       ("ads_replenishment", bad_reorders)):
+                       ("ads_replenishment", bad_reorders), ("ads_pipeline_health_hourly", bad_health)):
         results.append(
             dg.AssetCheckResult(
                 asset_key=table,

@@ -1,0 +1,43 @@
+"""ads_pipeline_health_hourly (screens.md): API health per hour and dataset, from `ops_api_calls`.
+
+Rows are recorded when a pull stages what it read, so a new row lands in the hour of its writing,
+at or after every earlier one. A refresh recomputes the hours of the rows recorded since the newest
+one it had seen (its hour included, for rows recorded later in it) and keeps that instant in
+`_refresh_state`; a warehouse without it recomputes every hour.
+"""
+
+from datetime import date, datetime
+
+from clickhouse_connect.driver.client import Client
+
+from qeasy.erp.times import BEIJING
+from qeasy.warehouse.publish import upsert
+
+TABLE = "ads_pipeline_health_hourly"
+STATE = "api_calls_seen"  # the _refresh_state row: newest recorded_at published, epoch ms
+HOURLY = """
+SELECT toStartOfHour(recorded_at) AS stat_hour, dataset, sum(calls) AS calls, sum(errors) AS errors,
+       sum(throttled) AS throttled, sum(retries) AS retries, sum(rows) AS rows,
+       max(latency_p95_ms) AS latency_p95_ms, if(calls = 0, NULL, errors / calls) AS error_rate
+FROM ops_api_calls WHERE toUnixTimestamp(toStartOfHour(recorded_at)) IN {hours:Array(UInt32)}
+GROUP BY stat_hour, dataset"""
+
+
+def publish_health(client: Client, version: int) -> list[date]:
+    """Recompute the hours with API-health rows recorded since the last refresh, as publish `version`;
+    the days of those hours."""
+    known, seen = client.query("SELECT count(), argMax(value, publish_version) FROM _refresh_state "
+                               "WHERE name = {n:String}", parameters={"n": STATE}).result_rows[0]
+    since = f"WHERE recorded_at >= fromUnixTimestamp64Milli(toInt64({int(seen)}))" if known else ""
+    hours, newest = client.query(
+        "SELECT groupUniqArray(toUnixTimestamp(toStartOfHour(recorded_at))), "
+        f"max(toUnixTimestamp64Milli(recorded_at)) FROM ops_api_calls {since}").result_rows[0]
+    if not hours:
+        return []
+    parameters = {"hours": sorted(hours)}
+    upsert(client, TABLE, "stat_hour, dataset", "toUnixTimestamp(stat_hour) IN {hours:Array(UInt32)}",
+           version, lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({HOURLY})",
+                                                 parameters=parameters), parameters=parameters)
+    client.insert("_refresh_state", [(STATE, int(newest), "", version)],
+                  column_names=["name", "value", "staging", "publish_version"])
+    return sorted({datetime.fromtimestamp(hour, BEIJING).date() for hour in hours})
