@@ -19,7 +19,7 @@ DIRTY = {"negative_qty": 0.01, "unknown_status": 0.01, "bad_values": 0.005, "mis
 RATES = {"天猫": 0.05, "京东": 0.06, "抖音": "0.055", "shops": {"16800003": 0.045}}  # 抖音小店 is 16800003
 EVER = "2000-01-01 00:00:00"
 BUILT = ("ads_sales_hourly", "ads_region_daily", "ads_finance_daily", "ads_inventory_overview",
-         "ads_replenishment", "ads_pipeline_health_hourly")  # the marts built so far
+         "ads_replenishment", "ads_pipeline_health_hourly", "ads_sales_forecast")
 
 
 def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> None:
@@ -124,3 +124,26 @@ def test_pipeline_health_recomputes_the_hours_of_rows_recorded_since_the_last_re
         rewritten = client.query("SELECT DISTINCT toHour(stat_hour) FROM ads_pipeline_health_hourly "
                                  "WHERE publish_version = 2 ORDER BY 1").result_rows
     assert [hour for (hour,) in rewritten] == [10, 11]  # 09:00 was not touched again
+
+
+def test_the_forecast_of_a_day_in_progress_equals_the_oracle(make_sandbox, tmp_path) -> None:
+    """Today half way (the merchant's clock at the wall clock): actuals for the hours complete at
+    the refresh, the rest forecast from the shape of the days before, as the oracle computes it."""
+    from qeasy.erp.times import BEIJING
+
+    now = datetime.now(BEIJING).replace(tzinfo=None, microsecond=0)
+    today, yesterday = now.date(), now.date() - timedelta(days=1)
+    server, _ = make_sandbox(clock=str(now), orders_per_hour=200.0, per_second=10_000, per_minute=1_000_000)
+    home = tmp_path / "home"
+    chain = Chain(server, home)
+    assert chain.shops().success and chain.main(yesterday, today).success
+    [(stamp,)] = query(home, "SELECT argMax(value, publish_version) AS v FROM _refresh_state "
+                             "WHERE name = 'forecast_as_of'").rows()
+    as_of = datetime.fromtimestamp(stamp / 1000, BEIJING).replace(tzinfo=None)
+    begin = f"{yesterday} 00:00:00"
+    expected = oracle_screens(window(server, "sales_out", begin, str(now)), [], [], [], [], [],
+                              [yesterday, today], as_of)
+    assert_ads_equal(home, {"ads_sales_forecast": expected["ads_sales_forecast"]})
+    complete = query(home, "SELECT countIf(actual_amount IS NOT NULL) AS n FROM v_ads_sales_forecast "
+                           "WHERE stat_date = {d:Date} GROUP BY shop_id LIMIT 1", d=today)["n"][0]
+    assert complete == as_of.hour  # the hours of today complete at the refresh

@@ -27,6 +27,8 @@ from qeasy.warehouse.dws import (
     publish_inventory,
     publish_inventory_daily,
 )
+from qeasy.warehouse.forecast import TABLE as FORECAST
+from qeasy.warehouse.forecast import publish_forecast
 from qeasy.warehouse.health import TABLE as HEALTH
 from qeasy.warehouse.health import publish_health
 from qeasy.warehouse.publish import written
@@ -102,6 +104,7 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
         publish_metrics(client, table, days, stale, now.version, settings)
         result.days[table] = sorted(days | stale)
     result.days[HEALTH] = publish_health(client, now.version)
+    result.days[FORECAST] = publish_forecast(client, sales | new_days, loaded, stale, now.version)
     state.add_published_days(client, new_days)
     state.clear_pending_days(client)
     # Only the datasets staging has: one it gains later is published whole then.
@@ -110,6 +113,6 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
 
     result.days |= {fact.table: sorted(pending.get(fact.dataset, set())) for fact in FACTS}
     result.days["dws_inventory_daily"] = sorted(stock)
-    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS, HEALTH]
+    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS, HEALTH, FORECAST]
     result.written = {table: written(client, table, now.version) for table in tables}
     return result

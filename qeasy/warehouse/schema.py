@@ -292,6 +292,24 @@ STOCK_MART_STATEMENTS = [
     _published_view("ads_pipeline_health_hourly"),
 ]
 
+# Migration 7, the last mart of screens.md: the hourly sales forecast (qeasy.warehouse.forecast).
+AMOUNT = "Float64"
+FORECAST_COLUMNS = [
+    DAY, ("shop_id", "Int64", "店铺ID shop id"), ("hour", "UInt8", "小时 hour of the day, 0-23"),
+    ("actual_amount", f"Nullable({AMOUNT})", "实际金额 the hour's out_amount; NULL until it is complete"),
+    ("cumulative_actual", f"Nullable({AMOUNT})", "累计实际 running sum of actual_amount; NULL once an hour "
+     "in it is incomplete"),
+    ("forecast_open", AMOUNT, "开盘预测 p(h) x m: the forecast as the day began"),
+    ("forecast_amount", AMOUNT, "预测金额 forecast_open rescaled to the actuals of the hours complete"),
+    ("cumulative_forecast", AMOUNT, "累计预测 actuals of complete hours plus forecasts of the others, "
+     "summed to the hour"),
+]
+FORECAST = [
+    f"CREATE TABLE IF NOT EXISTS ads_sales_forecast ({_commented(FORECAST_COLUMNS)}, {PUBLISHED}) "
+    f"{ENGINE} {BY_DAY} ORDER BY (stat_date, shop_id, hour)",
+    _published_view("ads_sales_forecast"),
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "contract tables, latest-version views, quarantine and API health", INITIAL),
     (2, "ops_alerts: delivery state per (rule, subject, day) and channel", [
@@ -309,6 +327,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "ads_region_daily, ads_finance_daily", SCREEN_MARTS),
     (6, "screens.md marts, part 2: purchase_qty on dws_inventory_daily; ads_inventory_overview, "
         "ads_replenishment, ads_pipeline_health_hourly", STOCK_MART_STATEMENTS),
+    (7, "screens.md marts, part 3: ads_sales_forecast", FORECAST),
 ]
 
 

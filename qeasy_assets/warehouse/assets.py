@@ -85,6 +85,11 @@ ADS = {
         ["ads_inventory_turnover", "dws_inventory_daily"],
         {"clickhouse"},
     ),
+    "ads_sales_forecast": (
+        "Shop sales by hour with a forecast to midnight (销售预测) from the shape of the last 7 days.",
+        ["dws_sale_out"],
+        {"clickhouse", "polars"},
+    ),
     "ads_pipeline_health_hourly": (
         "ERP API health by hour and dataset (异常监控): calls, errors, throttling, retries, p95 latency.",
         [ods_key(name) for name in ENDPOINTS],  # their pulls record it in ops_api_calls

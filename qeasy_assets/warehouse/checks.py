@@ -36,6 +36,12 @@ OVERVIEW_MISMATCHES = """SELECT count() FROM
                WHERE stat_date IN {days:Array(Date)} GROUP BY stat_date) AS d
     USING (stat_date) WHERE m.skus != d.skus OR m.end_qty != d.end_qty"""
 # A reorder row is one the formula selects: a positive suggestion or stock below its minimum.
+# A forecast day has its 24 hours, actuals only for complete hours, and forecasts that add up.
+BAD_FORECASTS = """SELECT count() FROM (SELECT stat_date, shop_id FROM ads_sales_forecast FINAL
+    WHERE stat_date IN (SELECT stat_date FROM ads_sales_forecast WHERE {written})
+    GROUP BY stat_date, shop_id
+    HAVING count() != 24 OR uniqExact(hour) != 24 OR countIf(cumulative_forecast < -0.005) > 0
+        OR countIf(actual_amount IS NULL AND cumulative_actual IS NOT NULL) > 0)"""
 # An hour's error rate is errors / calls, NULL exactly without calls.
 BAD_HEALTH = """SELECT countIf((error_rate IS NULL) != (calls = 0) OR NOT isFinite(ifNull(error_rate, 0))
     OR error_rate < 0 OR errors > calls) FROM ads_pipeline_health_hourly WHERE {written}"""
@@ -73,6 +79,12 @@ CHECKS = [
         asset="ads_inventory_overview",
         partitions_def=daily,
         description="Per day, the categories' SKUs and stock add up to ads_inventory_turnover.",
+    ),
+    dg.AssetCheckSpec(
+        "well_defined",
+        asset="ads_sales_forecast",
+        partitions_def=daily,
+        description="24 hours per shop and day; no running sum past an incomplete hour; none negative.",
     ),
     dg.AssetCheckSpec(
         "well_defined",
@@ -186,8 +198,10 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
         passed=differing == 0, metadata={"days_checked": len(overview_days), "days_differing": differing}))
     bad_reorders = _one(client, BAD_REORDERS.format(written=written), **version)
     bad_health = _one(client, BAD_HEALTH.format(written=written), **version)
+    bad_forecasts = _one(client, BAD_FORECASTS.format(written=written), **version)
     for table, bad in (("ads_sku_after_sale_7d", bad_rates), ("ads_inventory_turnover", bad_stock),
-                       ("ads_replenishment", bad_reorders), ("ads_pipeline_health_hourly", bad_health)):
+                       ("ads_replenishment", bad_reorders), ("ads_pipeline_health_hourly", bad_health),
+                       ("ads_sales_forecast", bad_forecasts)):
         results.append(
             dg.AssetCheckResult(
                 asset_key=table,
