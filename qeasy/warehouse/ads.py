@@ -1,4 +1,5 @@
-"""ADS metrics, computed in ClickHouse from the latest-version views, exactly as warehouse.md defines them.
+"""ADS metrics, computed in ClickHouse from the latest-version views, exactly as warehouse.md defines them
+(and, for the BI screens' marts, screens.md; the forecast is qeasy.warehouse.forecast).
 
 - out order: an io_id whose latest status is Confirmed; its day is the day of io_date.
 - refund order: an as_id whose latest status is Confirmed and refund > 0 (`is_refund`); its day is
@@ -182,7 +183,6 @@ def mart_parameters(commission: Commission | None = None, lead_days: int = LEAD_
                     safety_days: int = SAFETY_DAYS) -> dict:
     """The marts' query parameters: commission rates (none by default) and reorder days."""
     return {**(commission or Commission()).parameters(), "lead_days": lead_days, "safety_days": safety_days}
-
 
 
 def window(days: set[date]) -> set[date]:

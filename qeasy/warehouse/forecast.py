@@ -45,15 +45,21 @@ def hours_complete(day: date, as_of: datetime) -> int:
 def forecast(amounts: pl.DataFrame, days: list[date], as_of: datetime) -> pl.DataFrame:
     """The forecast rows of `days` from the out amounts (shop_id, day, hour, amount) of those days and
     the 7 before each."""
-    daily = amounts.group_by("shop_id", "day").agg(total=pl.col("amount").sum()).filter(pl.col("total") > 0)
+    # Sorted inputs and ordered groups: float sums add up in one order, so a re-run gives the same bits.
+    amounts = amounts.sort("shop_id", "day", "hour")
+    daily = (amounts.group_by("shop_id", "day", maintain_order=True).agg(total=pl.col("amount").sum())
+             .filter(pl.col("total") > 0))
     targets = pl.DataFrame({"stat_date": days, "k": [hours_complete(day, as_of) for day in days]},
                            schema={"stat_date": pl.Date, "k": pl.Int64})
     history = (targets.join(daily, how="cross")
                .filter(pl.col("day").is_between(pl.col("stat_date") - pl.duration(days=HISTORY_DAYS),
-                                                pl.col("stat_date") - pl.duration(days=1))))
-    shape = (history.group_by("stat_date", "shop_id").agg(n=pl.len(), m=pl.col("total").mean()))
-    shares = (history.join(amounts, on=["shop_id", "day"])
-              .group_by("stat_date", "shop_id", "hour").agg(share=(pl.col("amount") / pl.col("total")).sum()))
+                                                pl.col("stat_date") - pl.duration(days=1)))
+               .sort("stat_date", "shop_id", "day"))
+    shape = history.group_by("stat_date", "shop_id", maintain_order=True).agg(n=pl.len(),
+                                                                              m=pl.col("total").mean())
+    shares = (history.join(amounts, on=["shop_id", "day"]).sort("stat_date", "shop_id", "hour", "day")
+              .group_by("stat_date", "shop_id", "hour", maintain_order=True)
+              .agg(share=(pl.col("amount") / pl.col("total")).sum()))
     hours = pl.DataFrame({"hour": list(range(24))}, schema={"hour": pl.Int8})
     on_the_day = (amounts.rename({"day": "stat_date", "amount": "sales"})
                   .with_columns(pl.col("hour").cast(pl.Int8)))
