@@ -213,12 +213,13 @@ HEADER_FIELDS = [
 SHOP = [("stat_date", "Date", "统计日期 Beijing day of the metric"),
         ("shop_id", "Int64", "店铺ID shop id"),
         ("shop_name", "Nullable(String)", "店铺名称 shop name from dim_shop")]
+DAY = SHOP[0]
 OUT = [("out_orders", "UInt64", "出库单数 out orders (latest status Confirmed)"),
        ("out_qty", "Int64", "出库件数 items on non-anomalous lines"),
        ("out_amount", "Decimal(38, 2)", "出库金额 sale_amount on non-anomalous lines")]
 MONEY_SUM = "Decimal(38, 2)"
 MARTS = {
-    "ads_sales_hourly": ([SHOP[0], ("hour", "UInt8", "小时 hour of io_date, 0-23"), *SHOP[1:], *OUT],
+    "ads_sales_hourly": ([DAY, ("hour", "UInt8", "小时 hour of io_date, 0-23"), *SHOP[1:], *OUT],
                          "stat_date, hour, shop_id"),
     "ads_region_daily": ([*SHOP, ("province", "String", HEADER_FIELDS[6][2]), OUT[0], OUT[2]],
                          "stat_date, shop_id, province"),
@@ -244,7 +245,6 @@ SCREEN_MARTS = [
 # Migration 6, the marts of screens.md (part 2): stock by category, what to reorder, and the
 # pipeline's API health by hour. End-of-day stock gains purchase_qty (in transit), the inventory
 # version's; stock is republished for it.
-DAY = SHOP[0]
 IN_TRANSIT = ("purchase_qty", "Nullable(Int64)", "在途 purchase quantity in transit")
 STOCK_MARTS = {
     "ads_inventory_overview": (
@@ -295,7 +295,7 @@ STOCK_MART_STATEMENTS = [
 # Migration 7, the last mart of screens.md: the hourly sales forecast (qeasy.warehouse.forecast).
 AMOUNT = "Float64"
 FORECAST_COLUMNS = [
-    DAY, ("shop_id", "Int64", "店铺ID shop id"), ("hour", "UInt8", "小时 hour of the day, 0-23"),
+    DAY, SHOP[1], ("hour", "UInt8", "小时 hour of the day, 0-23"),
     ("actual_amount", f"Nullable({AMOUNT})", "实际金额 the hour's out_amount; NULL until it is complete"),
     ("cumulative_actual", f"Nullable({AMOUNT})", "累计实际 running sum of actual_amount; NULL once an hour "
      "in it is incomplete"),
