@@ -21,6 +21,7 @@ import polars as pl
 from clickhouse_connect.driver.client import Client
 
 from qeasy.erp.times import BEIJING
+from qeasy.warehouse import state
 from qeasy.warehouse.ads import OUT_LINES
 from qeasy.warehouse.publish import insert, upsert
 
@@ -95,9 +96,8 @@ def publish_forecast(client: Client, sales_days: set[date], loaded: list[date], 
     of changed out orders, and days loaded for the first time) and of those in progress at the last
     refresh, and drop the `stale` days (no longer loaded), as publish `version`; the days rewritten."""
     as_of = (now or datetime.now(BEIJING)).astimezone(BEIJING).replace(tzinfo=None)
-    known, last = client.query("SELECT count(), argMax(value, publish_version) FROM _refresh_state "
-                               "WHERE name = {n:String}", parameters={"n": STATE}).result_rows[0]
-    in_progress = date.min if not known else datetime.fromtimestamp(last / 1000, BEIJING).date()
+    last = state.mark(client, STATE)
+    in_progress = date.min if last is None else datetime.fromtimestamp(last / 1000, BEIJING).date()
     affected = {day + timedelta(days=j) for day in sales_days for j in range(HISTORY_DAYS + 1)}
     days = sorted(day for day in loaded if day in affected or day >= in_progress)
     scope = sorted(set(days) | stale)
@@ -107,7 +107,5 @@ def publish_forecast(client: Client, sales_days: set[date], loaded: list[date], 
         rows = forecast(amounts, days, as_of)
         upsert(client, TABLE, "stat_date, shop_id, hour", "stat_date IN {scope:Array(Date)}", version,
                lambda stage: insert(client, stage, rows), parameters={"scope": scope})
-    stamp = int(as_of.replace(tzinfo=BEIJING).timestamp() * 1000)
-    client.insert("_refresh_state", [(STATE, stamp, "", version)],
-                  column_names=["name", "value", "staging", "publish_version"])
+    state.set_mark(client, STATE, int(as_of.replace(tzinfo=BEIJING).timestamp() * 1000), version)
     return scope

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from clickhouse_connect.driver.client import Client
 
 from qeasy.erp.times import BEIJING
+from qeasy.warehouse import state
 from qeasy.warehouse.publish import upsert
 
 TABLE = "ads_pipeline_health_hourly"
@@ -26,9 +27,8 @@ GROUP BY stat_hour, dataset"""
 def publish_health(client: Client, version: int) -> list[date]:
     """Recompute the hours with API-health rows recorded since the last refresh, as publish `version`;
     the days of those hours."""
-    known, seen = client.query("SELECT count(), argMax(value, publish_version) FROM _refresh_state "
-                               "WHERE name = {n:String}", parameters={"n": STATE}).result_rows[0]
-    since = f"WHERE recorded_at >= fromUnixTimestamp64Milli(toInt64({int(seen)}))" if known else ""
+    seen = state.mark(client, STATE)
+    since = "" if seen is None else f"WHERE recorded_at >= fromUnixTimestamp64Milli(toInt64({seen}))"
     hours, newest = client.query(
         "SELECT groupUniqArray(toUnixTimestamp(toStartOfHour(recorded_at))), "
         f"max(toUnixTimestamp64Milli(recorded_at)) FROM ops_api_calls {since}").result_rows[0]
@@ -38,6 +38,5 @@ def publish_health(client: Client, version: int) -> list[date]:
     upsert(client, TABLE, "stat_hour, dataset", "toUnixTimestamp(stat_hour) IN {hours:Array(UInt32)}",
            version, lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({HOURLY})",
                                                  parameters=parameters), parameters=parameters)
-    client.insert("_refresh_state", [(STATE, int(newest), "", version)],
-                  column_names=["name", "value", "staging", "publish_version"])
+    state.set_mark(client, STATE, int(newest), version)
     return sorted({datetime.fromtimestamp(hour, BEIJING).date() for hour in hours})

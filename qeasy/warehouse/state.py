@@ -41,6 +41,19 @@ def commit(client: Client, state: PublishState, sequences: dict[str, int]) -> No
     state.published.update(sequences)
 
 
+def mark(client: Client, name: str) -> int | None:
+    """The value a mart keeps in `_refresh_state` under `name` (an instant, epoch ms), None if none."""
+    known, value = client.query("SELECT count(), argMax(value, publish_version) FROM _refresh_state "
+                                "WHERE name = {n:String}", parameters={"n": name}).result_rows[0]
+    return int(value) if known else None
+
+
+def set_mark(client: Client, name: str, value: int, version: int) -> None:
+    """Keep `value` under `name` (any staging file's), as the refresh of publish `version`."""
+    client.insert("_refresh_state", [(name, value, "", version)],
+                  column_names=["name", "value", "staging", "publish_version"])
+
+
 def published_days(client: Client) -> set[date]:
     """Days the metric tables have been computed for."""
     return {row[0] for row in client.query("SELECT day FROM _published_days FINAL").result_rows}
