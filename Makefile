@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dev sandbox metrics bench lint lock clean debian-packages
+.PHONY: run test dev dashboard sandbox metrics bench lint lock clean debian-packages
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,11 @@ debian-packages:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) \
 	    || { echo "$(DEBIAN_HELP) (apt-get failed)"; exit 1; }; }
 
-dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 with the sandbox running
+dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000 with the sandbox running, the dashboard on :8080
 	$(BIN)/qeasy dev
+
+dashboard: $(STAMP)  ## the eight BI screens on http://127.0.0.1:8080
+	$(BIN)/qeasy dashboard
 
 sandbox: $(STAMP)  ## serve the ERP sandbox on http://127.0.0.1:8900
 	$(BIN)/qeasy sandbox

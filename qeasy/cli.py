@@ -1,5 +1,5 @@
 """The `qeasy` command: `run` (the main job), `sandbox` (serve the ERP sandbox), `dev` (the UI),
-`replay` (dead letters), `metrics` (Prometheus)."""
+`replay` (dead letters), `metrics` (Prometheus), `dashboard` (the BI screens), `access` (their users)."""
 
 import os
 import subprocess
@@ -123,8 +123,10 @@ def replay() -> None:
 @main.command()
 @click.option("--port", default=3000, show_default=True, type=int, help="Port of the Dagster UI.")
 @click.option("--sandbox-port", default=8900, show_default=True, type=int)
-def dev(port: int, sandbox_port: int) -> None:
-    """The Dagster UI on http://127.0.0.1:PORT with the sandbox running (unless JST_BASE_URL is set)."""
+@click.option("--dashboard-port", default=8080, show_default=True, type=int, help="0: no dashboard.")
+def dev(port: int, sandbox_port: int, dashboard_port: int) -> None:
+    """The Dagster UI on http://127.0.0.1:PORT with the sandbox running (unless JST_BASE_URL is set),
+    and the dashboard beside it."""
     settings = _settings()
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(dagster_home(settings.home))
@@ -136,6 +138,10 @@ def dev(port: int, sandbox_port: int) -> None:
     instance_for(settings.home)  # runs a killed process left behind would hold the queue
     dagster = subprocess.Popen([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
                                 "-h", "127.0.0.1", "-p", str(port)], env=env, preexec_fn=die_with_parent())
+    board = None
+    if dashboard_port:
+        board = subprocess.Popen([sys.executable, "-m", "qeasy.cli", "dashboard", "--port",
+                                  str(dashboard_port)], env=env, preexec_fn=die_with_parent())
     try:
         dagster.wait()
     except KeyboardInterrupt:  # Ctrl-C reached dagster dev too: let it stop its webserver and daemon
@@ -144,8 +150,96 @@ def dev(port: int, sandbox_port: int) -> None:
         except (KeyboardInterrupt, subprocess.TimeoutExpired):
             dagster.kill()
     finally:
+        if board:
+            board.terminate()
         if sandbox:
             sandbox.stop()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def dashboard(host: str, port: int) -> None:
+    """The eight BI screens on http://HOST:PORT; sign-in and per-shop access when
+    QEASY_DASHBOARD_ACCESS names an access file (without one, only 127.0.0.1 is served)."""
+    settings = _settings()
+    import uvicorn
+
+    from qeasy.dashboard.serve import dashboard_app
+
+    try:
+        app = dashboard_app(settings, host)
+    except SettingsError as exc:
+        _fail(f"configuration: {exc}")
+    who = "sign-in required" if settings.dashboard_access_file else "no sign-in: loopback only"
+    click.echo(f"qeasy dashboard at http://{host}:{port} ({who}); Ctrl-C stops it.")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@main.group()
+def access() -> None:
+    """Dashboard users (the access file of QEASY_DASHBOARD_ACCESS) and their ClickHouse grants."""
+
+
+@access.command("add-user")
+@click.argument("name")
+@click.option("--file", "path", envvar="QEASY_DASHBOARD_ACCESS", required=True,
+              type=click.Path(dir_okay=False),
+              help="The access file (default: QEASY_DASHBOARD_ACCESS); created when missing.")
+@click.option("--shops", default="all", show_default=True, help="all, or shop ids separated by commas.")
+@click.option("--inventory/--no-inventory", default=False, show_default=True,
+              help="May see the merchant-wide stock of screens 1 and 6.")
+@click.password_option(help="Asked for when not given (twice).")
+def add_user(name: str, path: str, shops: str, inventory: bool, password: str) -> None:
+    """Add or replace a user NAME; the password is stored only as a salted argon2id hash."""
+    from qeasy.dashboard.access import AccessError
+    from qeasy.dashboard.access import add_user as add
+
+    try:
+        ids = None if shops == "all" else [int(part) for part in shops.split(",")]
+    except ValueError:
+        _fail(f"--shops must be all or shop ids separated by commas, not {shops!r}")
+    try:
+        add(path, name, password, ids, inventory)
+    except AccessError as exc:
+        _fail(str(exc))
+    click.echo(f"{name}: {'every shop' if ids is None else f'{len(ids)} shop(s)'}"
+               f"{', stock too' if inventory else ''} ({path})")
+
+
+@access.command()
+@click.option("--apply", is_flag=True,
+              help="Run the statements on the ClickHouse server (QEASY_CLICKHOUSE_DSN).")
+def grants(apply: bool) -> None:
+    """Print (or apply) the ClickHouse read-only role, BI users and row policies of the access file."""
+    from urllib.parse import urlsplit
+
+    from qeasy.dashboard.access import load_access
+    from qeasy.dashboard.grants import grants as build
+
+    settings = _settings()
+    if not settings.dashboard_access_file:
+        _fail("QEASY_DASHBOARD_ACCESS must name the access file the grants come from")
+    if apply and settings.clickhouse_dsn.startswith("chdb://"):
+        _fail("--apply needs a ClickHouse server (QEASY_CLICKHOUSE_DSN=http(s)://...): the embedded "
+              "engine has no users; print the statements instead")
+    writer = urlsplit(settings.clickhouse_dsn).username or "default"
+    result = build(load_access(settings.dashboard_access_file), settings.clickhouse_database, writer,
+                   settings.clickhouse_cluster)
+    if apply:
+        from qeasy.warehouse.clickhouse import session
+
+        with session(settings.clickhouse_dsn, settings.clickhouse_database,
+                     cluster=settings.clickhouse_cluster) as client:
+            for statement in result.statements:
+                client.command(statement)
+        click.echo(f"applied {len(result.statements)} statements")
+    else:
+        for statement in result.statements:
+            click.echo(f"{statement};")
+    click.echo("-- passwords generated for the BI users (hand each to its user; shown only now):")
+    for user, password in result.passwords.items():
+        click.echo(f"--   {user}: {password}")
 
 
 @main.command()

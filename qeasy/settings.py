@@ -13,6 +13,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from qeasy.cleanse.labels import load_labels
+from qeasy.dashboard.access import AccessError, load_access
 from qeasy.erp.times import bj_today, default_first_day, parse_bj, parse_day
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 from qeasy.warehouse.ads import LEAD_DAYS, SAFETY_DAYS
@@ -56,6 +57,8 @@ class Settings:
     first_day: date = field(default_factory=default_first_day)  # the first Beijing day of history
     budget_url: str = field(default="", repr=False)  # Redis holding the call budget of every host
     clickhouse_cluster: str = ""  # a server cluster the schema is replicated on (qeasy.warehouse.cluster)
+    dashboard_access_file: str | None = None  # who may sign in to the dashboard, and their shops
+    dashboard_secret: str = field(default="", repr=False)  # signs its session cookies (default: in home)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -131,6 +134,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_anomaly_rate=_ratio(get, "QEASY_MAX_ANOMALY_RATE", 0.05),
         first_day=first_day(env),
         budget_url=budget_url,
+        dashboard_access_file=_access(get("QEASY_DASHBOARD_ACCESS")),
+        dashboard_secret=get("QEASY_DASHBOARD_SECRET") or "",
     )
 
 
@@ -182,6 +187,15 @@ def _commission(path: str | None) -> str | None:
         load_commission(path)
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
+    return path
+
+
+def _access(path: str | None) -> str | None:
+    if path is not None:
+        try:
+            load_access(path)
+        except AccessError as exc:
+            raise SettingsError(str(exc)) from exc
     return path
 
 

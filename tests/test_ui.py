@@ -26,7 +26,6 @@ from selenium.common.exceptions import (
     StaleElementReferenceException,
     TimeoutException,
 )
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -34,16 +33,10 @@ from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import BEIJING
 from qeasy.sandbox.process import free_port
 from qeasy.warehouse.clickhouse import session
-from tests.dev_helpers import answers, stop, wait_for
+from tests.dev_helpers import answers, chromium, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = Path(__file__).parent / "output" / "ui"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-# Headless on a machine with no network but loopback: without the background-networking flags,
-# Chromium keeps trying to reach Google's hosts.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1600,2400"]
 # What a page that is still rendering can raise while the test waits for it: try again.
 PAGE_CHANGING = (NoSuchElementException, StaleElementReferenceException, ElementClickInterceptedException,
                  ElementNotInteractableException)
@@ -107,15 +100,8 @@ def served(tmp_path) -> Iterator[Served]:
 
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("Debian's chromium and chromium-driver are needed; `make test` installs them")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    yield driver
-    driver.quit()
+    with chromium() as driver:
+        yield driver
 
 
 def test_the_ui_shows_the_layers_and_partitions_and_the_daemon_keeps_today_fresh(browser, served) -> None:
