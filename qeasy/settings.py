@@ -59,7 +59,7 @@ class Settings:
     # The daily push (qeasy.push): its Beijing time, the dashboard link and the @-mentions it carries.
     push_at: str = "08:30"
     dashboard_url: str = ""
-    dingtalk_at_mobiles: tuple[str, ...] = ()
+    dingtalk_at_mobiles: tuple[str, ...] = field(default=(), repr=False)  # personal data
     dingtalk_at_all: bool = False
     feishu_at: tuple[str, ...] = ()  # open_ids, or "all"
 
