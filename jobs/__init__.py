@@ -1,11 +1,13 @@
 """Dagster jobs. `main`: every day-partitioned asset for a day range (ingest, cleanse, dimensions,
 wide tables, metrics); `nrt`: the same for today, reading only what changed since the last pull, in
-one process; `shops`: the shop list and its dimension (unpartitioned); `ingest`: only the ODS pulls.
+one process; `shops`: the shop list and its dimension (unpartitioned); `ingest`: only the ODS pulls;
+`push`: the daily push (`jobs/push.py`).
 
 Schedules are in `jobs/schedules.py`."""
 
 import dagster as dg
 
+from jobs.push import push_job
 from qeasy.cleanse.shapes import FACTS
 from qeasy.erp.endpoints import ENDPOINTS
 
@@ -50,4 +52,4 @@ ingest_job = dg.define_asset_job(
     tags=STAGING,
     description="Pull every day-partitioned ERP dataset into DuckDB staging (ODS) only.",
 )
-jobs = [main_job, nrt_job, shops_job, ingest_job]
+jobs = [main_job, nrt_job, shops_job, ingest_job, push_job]

@@ -1,5 +1,6 @@
 """The daily T-1 refresh, in Beijing time. (Today is kept fresh by the `near_real_time` sensor and the
-shop list by declarative automation: see `sensors/nrt.py` and `qeasy_assets/ods/assets.py`.)"""
+shop list by declarative automation: see `sensors/nrt.py` and `qeasy_assets/ods/assets.py`.) The daily
+push's schedule depends on QEASY_PUSH_AT: `push_schedule` in `jobs/push.py`, added by the definitions."""
 
 from datetime import datetime, timedelta
 

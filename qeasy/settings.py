@@ -59,6 +59,12 @@ class Settings:
     clickhouse_cluster: str = ""  # a server cluster the schema is replicated on (qeasy.warehouse.cluster)
     dashboard_access_file: str | None = None  # who may sign in to the dashboard, and their shops
     dashboard_secret: str = field(default="", repr=False)  # signs its session cookies (default: in home)
+    # The daily push (qeasy.push): its Beijing time, the dashboard link and the @-mentions it carries.
+    push_at: str = "08:30"
+    dashboard_url: str = ""
+    dingtalk_at_mobiles: tuple[str, ...] = field(default=(), repr=False)  # personal data
+    dingtalk_at_all: bool = False
+    feishu_at: tuple[str, ...] = ()  # open_ids, or "all"
 
     @property
     def uses_sandbox(self) -> bool:
@@ -136,6 +142,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         budget_url=budget_url,
         dashboard_access_file=_access(get("QEASY_DASHBOARD_ACCESS")),
         dashboard_secret=get("QEASY_DASHBOARD_SECRET") or "",
+        **_push(get),
     )
 
 
@@ -250,3 +257,30 @@ def _ratio(get, name: str, default: float) -> float:
     if not 0 < value < 1:
         raise SettingsError(f"{name} must be a ratio between 0 and 1 (0.05 means 5%), not {text!r}")
     return value
+
+
+def _push(get) -> dict:
+    """The daily push's settings: QEASY_PUSH_AT (HH:MM, Beijing), QEASY_DASHBOARD_URL, and the
+    @-mentions QEASY_DINGTALK_AT_MOBILES, QEASY_DINGTALK_AT_ALL, QEASY_FEISHU_AT."""
+    push_at = get("QEASY_PUSH_AT") or "08:30"
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", push_at):
+        raise SettingsError(f"QEASY_PUSH_AT must be a Beijing time written HH:MM (like 08:30), "
+                            f"not {push_at!r}")
+    dashboard = get("QEASY_DASHBOARD_URL") or ""
+    if dashboard and not re.match(r"^https?://\S+$", dashboard):
+        raise SettingsError("QEASY_DASHBOARD_URL must be an http(s):// URL")
+    mobiles = tuple(m.strip() for m in (get("QEASY_DINGTALK_AT_MOBILES") or "").split(",") if m.strip())
+    for mobile in mobiles:
+        if not re.fullmatch(r"\+?[0-9][0-9-]{4,19}", mobile):
+            raise SettingsError(f"QEASY_DINGTALK_AT_MOBILES must be mobile numbers separated by commas, "
+                                f"not {mobile!r}")
+    at_all = (get("QEASY_DINGTALK_AT_ALL") or "false").lower()
+    if at_all not in ("true", "false"):
+        raise SettingsError(f"QEASY_DINGTALK_AT_ALL must be true or false, not {at_all!r}")
+    feishu = tuple(i.strip() for i in (get("QEASY_FEISHU_AT") or "").split(",") if i.strip())
+    for open_id in feishu:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", open_id):
+            raise SettingsError(f"QEASY_FEISHU_AT must be open_ids (ou_...) separated by commas, or all, "
+                                f"not {open_id!r}")
+    return {"push_at": push_at, "dashboard_url": dashboard, "dingtalk_at_mobiles": mobiles,
+            "dingtalk_at_all": at_all == "true", "feishu_at": feishu}

@@ -5,6 +5,7 @@ import warnings
 import dagster as dg
 
 from jobs import jobs
+from jobs.push import push_schedule
 from jobs.schedules import schedules
 from qeasy.progress import progress
 from qeasy.settings import Settings, load_settings
@@ -34,7 +35,8 @@ LOGGERS = {"console": dg.colored_console_logger, "progress": progress}
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster serves, wired to the resources the settings describe."""
-    return dg.Definitions(assets=ASSETS, jobs=jobs, schedules=schedules, sensors=[*sensors, AUTOMATION],
+    return dg.Definitions(assets=ASSETS, jobs=jobs, schedules=[*schedules, push_schedule(settings.push_at)],
+                          sensors=[*sensors, AUTOMATION],
                           resources=build_resources(settings), loggers=LOGGERS)
 
 

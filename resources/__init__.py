@@ -48,5 +48,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             dingtalk_secret=_env_or("QEASY_DINGTALK_SECRET", settings.dingtalk_secret or ""),
             after_sale_rate=settings.alert_after_sale_rate,
             min_orders=settings.alert_min_orders,
+            dashboard_url=settings.dashboard_url,
+            dingtalk_at_mobiles=list(settings.dingtalk_at_mobiles),
+            dingtalk_at_all=settings.dingtalk_at_all,
+            feishu_at=list(settings.feishu_at),
         ),
     }

@@ -23,7 +23,8 @@ FACTS_AND_METRICS = ("dws_sale_out", "dws_after_sale", "dws_inventory", "dws_inv
 SERVER_ENGINES = {
     **dict.fromkeys(FACTS_AND_METRICS, "ReplacingMergeTree"),
     "dim_sku": "ReplacingMergeTree", "dim_shop": "ReplacingMergeTree", "dq_quarantine": "ReplacingMergeTree",
-    "ops_alerts": "ReplacingMergeTree", "_migrations": "ReplacingMergeTree",
+    "ops_alerts": "ReplacingMergeTree", "ops_pushes": "ReplacingMergeTree",
+    "_migrations": "ReplacingMergeTree",
     "_refresh_state": "ReplacingMergeTree", "_published_days": "ReplacingMergeTree",
     "ops_api_calls": "MergeTree", "_pending_days": "MergeTree",
 }

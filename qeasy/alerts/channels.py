@@ -98,11 +98,15 @@ def feishu_message(alerts: Sequence[Alert], secret: str | None = None, now: floa
         "header": {"title": {"tag": "plain_text", "content": f"{TITLE} ({len(alerts)})"}, "template": "red"},
         "elements": elements,
     }
-    message: dict = {"msg_type": "interactive", "card": card}
-    if secret:
-        timestamp = str(int(time.time() if now is None else now))
-        message = {"timestamp": timestamp, "sign": feishu_sign(timestamp, secret)} | message
-    return message
+    return feishu_signed({"msg_type": "interactive", "card": card}, secret, now)
+
+
+def feishu_signed(body: dict, secret: str | None, now: float | None = None) -> dict:
+    """A Feishu body with `timestamp` and `sign` when `secret` is set (the bot signs the body)."""
+    if not secret:
+        return body
+    timestamp = str(int(time.time() if now is None else now))
+    return {"timestamp": timestamp, "sign": feishu_sign(timestamp, secret)} | body
 
 
 def dingtalk_message(alerts: Sequence[Alert]) -> dict:
@@ -124,11 +128,23 @@ def dingtalk_url(webhook: str, secret: str | None, now: float | None = None) -> 
 def send(channel: Channel, alerts: Sequence[Alert], http: httpx.Client,
          clock: Callable[[], float] = time.time) -> None:
     """POST one message carrying `alerts` to `channel`; ChannelError unless the bot accepted it."""
+    if channel.name == FEISHU:
+        body = feishu_message(alerts)
+    elif channel.name == DINGTALK:
+        body = dingtalk_message(alerts)
+    else:
+        raise ChannelError(f"unknown channel {channel.name!r}")
+    post(channel, body, http, clock)
+
+
+def post(channel: Channel, body: dict, http: httpx.Client, clock: Callable[[], float] = time.time) -> None:
+    """POST `body`, a message in `channel`'s own format, signed as that bot requires; ChannelError
+    unless the bot accepted it."""
     now = clock()
     if channel.name == FEISHU:
-        url, body = channel.webhook, feishu_message(alerts, channel.secret, now)
+        url, body = channel.webhook, feishu_signed(body, channel.secret, now)
     elif channel.name == DINGTALK:
-        url, body = dingtalk_url(channel.webhook, channel.secret, now), dingtalk_message(alerts)
+        url = dingtalk_url(channel.webhook, channel.secret, now)
     else:
         raise ChannelError(f"unknown channel {channel.name!r}")
     try:

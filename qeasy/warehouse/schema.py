@@ -328,6 +328,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (6, "screens.md marts, part 2: purchase_qty on dws_inventory_daily; ads_inventory_overview, "
         "ads_replenishment, ads_pipeline_health_hourly", STOCK_MART_STATEMENTS),
     (7, "screens.md marts, part 3: ads_sales_forecast", FORECAST),
+    (8, "ops_pushes: the daily push's delivery state per (day, channel)", [
+        f"""CREATE TABLE IF NOT EXISTS ops_pushes (
+            day Date, channel String, status String, attempts UInt32, first_attempt {TIME},
+            sent_at Nullable({TIME}), error String, message String
+        ) ENGINE = ReplacingMergeTree(attempts) ORDER BY (day, channel)""",
+    ]),
 ]
 
 
