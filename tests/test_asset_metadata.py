@@ -78,7 +78,7 @@ def test_the_ddl_is_split_at_top_level_commas_only() -> None:
 
 def test_clickhouse_column_schemas_equal_the_migrated_tables(tmp_path) -> None:
     nodes = [node for node in _nodes() if node.group_name in ("dim", "dws", "ads")]
-    assert len(nodes) == 16  # 2 dims, 4 wide tables, 10 metric tables
+    assert len(nodes) == 17  # 2 dims, 4 wide tables, 11 metric tables
     with session(f"chdb://{tmp_path / 'clickhouse'}", "qeasy") as client:  # runs the migrations
         for node in nodes:
             schema = node.metadata[COLUMN_SCHEMA]

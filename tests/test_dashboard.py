@@ -192,6 +192,33 @@ def test_a_manager_of_two_shops_sees_exactly_those_shops(served) -> None:
     assert not screen(manager, 4, date=served.day, shops=str(third))["sections"]["shops"]
 
 
+# ads_sku_shop_daily from the latest-version lines, a second formulation of the SKU rankings' mart.
+SKU_SHOP_FROM_LINES = """
+SELECT stat_date, shop_id, sku_id, out_orders, out_qty, out_amount, refund_orders FROM (
+    SELECT biz_date AS stat_date, shop_id, sku_id, uniqExact(io_id) AS out_orders, sum(qty) AS out_qty,
+           sum(sale_amount) AS out_amount
+    FROM v_dws_sale_out WHERE status = 'Confirmed' AND io_date IS NOT NULL AND is_anomaly = 0
+      AND sku_id IS NOT NULL AND shop_id IS NOT NULL GROUP BY ALL) AS o
+FULL JOIN (
+    SELECT biz_date AS stat_date, shop_id, sku_id, uniqExact(as_id) AS refund_orders FROM v_dws_after_sale
+    WHERE is_refund = 1 AND is_anomaly = 0 AND sku_id IS NOT NULL AND shop_id IS NOT NULL GROUP BY ALL) AS r
+USING (stat_date, shop_id, sku_id) ORDER BY ALL"""
+
+
+def test_the_sku_rankings_read_sku_sales_per_shop_and_day_equal_to_the_lines(served) -> None:
+    mart = query(served.home, "SELECT stat_date, shop_id, sku_id, out_orders, out_qty, out_amount, "
+                              "refund_orders FROM v_ads_sku_shop_daily ORDER BY ALL")
+    lines = query(served.home, SKU_SHOP_FROM_LINES)
+    assert mart.height > 1000 and mart.to_dicts() == lines.to_dicts()
+    manager = served.client("manager")
+    skus = screen(manager, 7, date=served.day)["sections"]["skus"]
+    mine = lines.filter(pl.col("stat_date") == served.day, pl.col("shop_id").is_in(served.mine),
+                        pl.col("out_orders") > 0)
+    best = mine.group_by("sku_id").agg(pl.col("out_amount").sum()).sort(["out_amount", "sku_id"],
+                                                                         descending=[True, False])
+    assert [row["sku_id"] for row in skus] == best["sku_id"].head(10).to_list()
+
+
 def test_the_reorder_list_exports_as_csv_and_excel(served) -> None:
     keeper = served.client("keeper")
     answer = keeper.get("/api/screens/6/export", params={"date": served.day, "format": "csv"})

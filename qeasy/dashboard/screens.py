@@ -2,9 +2,9 @@
 
 Every value a request brings reaches SQL only as a bound parameter (`{name:Type}`): the day, the
 shops it may see (`{all_shops:UInt8}`, `{shops:Array(Int64)}`). Shop data is filtered by the
-signed-in user's shops everywhere, including the SKU after-sale ranking, which is recomputed from
-the latest-version lines of those shops when the user may not see every shop. Stock (screens 1 and
-6) is merchant-wide and shown only to users whose access says `inventory`.
+signed-in user's shops everywhere, including the SKU after-sale ranking, which is summed from the
+SKU sales of those shops (`ads_sku_shop_daily`) when the user may not see every shop. Stock
+(screens 1 and 6) is merchant-wide and shown only to users whose access says `inventory`.
 """
 
 from dataclasses import dataclass, field
@@ -35,24 +35,14 @@ TOTALS = f"""SELECT sum(out_orders) AS out_orders, sum(out_qty) AS out_qty, sum(
     sum(refund_orders) AS refund_orders, sum(refund_amount) AS refund_amount,
     if(out_orders = 0, NULL, refund_orders / out_orders) AS after_sale_rate
     FROM v_ads_shop_daily WHERE stat_date = {{day:Date}} AND {SHOPS}"""
-# The 7-day after-sale ranking over some shops only: ads_sku_after_sale_7d's formula (warehouse.md)
-# on those shops' latest-version lines of the 7 days ending on the day.
-SKU_AFTER_SALE_FOR_SHOPS = f"""
-WITH lines AS (
-    SELECT 1 AS is_out, io_id AS order_id, sku_id FROM v_dws_sale_out
-    WHERE status = 'Confirmed' AND io_date IS NOT NULL AND is_anomaly = 0 AND sku_id IS NOT NULL
-      AND biz_date BETWEEN {{day:Date}} - 6 AND {{day:Date}} AND {SHOPS}
-    UNION ALL
-    SELECT 0, as_id, sku_id FROM v_dws_after_sale
-    WHERE is_refund = 1 AND is_anomaly = 0 AND sku_id IS NOT NULL
-      AND biz_date BETWEEN {{day:Date}} - 6 AND {{day:Date}} AND {SHOPS})
-SELECT assumeNotNull(sku_id) AS sku_id, any(s.name) AS sku_name,
-       uniqExactIf(order_id, is_out = 1) AS out_orders_7d,
-       uniqExactIf(order_id, is_out = 0) AS refund_orders_7d,
-       if(out_orders_7d = 0, NULL, refund_orders_7d / out_orders_7d) AS after_sale_rate_7d
-FROM lines LEFT JOIN v_dim_sku AS s ON s.sku_id = lines.sku_id
-GROUP BY sku_id HAVING out_orders_7d >= {{min_orders:UInt64}}
-ORDER BY after_sale_rate_7d DESC, out_orders_7d DESC, sku_id LIMIT 10"""
+# The 7-day after-sale ranking over some shops only: ads_sku_after_sale_7d's counts, which the SKU
+# sales per shop and day add up to over the 7 days ending on the day (an order has one day and shop).
+SKU_AFTER_SALE_FOR_SHOPS = f"""SELECT sku_id, any(sku_name) AS sku_name, sum(out_orders) AS out_orders_7d,
+    sum(refund_orders) AS refund_orders_7d,
+    if(out_orders_7d = 0, NULL, refund_orders_7d / out_orders_7d) AS after_sale_rate_7d
+    FROM v_ads_sku_shop_daily WHERE stat_date BETWEEN {{day:Date}} - 6 AND {{day:Date}} AND {SHOPS}
+    GROUP BY sku_id HAVING out_orders_7d >= {{min_orders:UInt64}}
+    ORDER BY after_sale_rate_7d DESC, out_orders_7d DESC, sku_id LIMIT 10"""
 SKU_AFTER_SALE = """SELECT sku_id, sku_name, out_orders_7d, refund_orders_7d, after_sale_rate_7d
     FROM v_ads_sku_after_sale_7d WHERE stat_date = {day:Date} AND out_orders_7d >= {min_orders:UInt64}
     ORDER BY after_sale_rate_7d DESC, out_orders_7d DESC, sku_id LIMIT 10"""
@@ -79,7 +69,7 @@ SCREENS = {screen.number: screen for screen in [
                 sum(cumulative_forecast) AS cumulative_forecast
                 FROM v_ads_sales_forecast WHERE stat_date = {{day:Date}} AND {SHOPS}
                 GROUP BY hour ORDER BY hour"""}),
-    Screen(3, "售后监控 After-sale monitor", ("ads_sku_after_sale_7d",),
+    Screen(3, "售后监控 After-sale monitor", ("ads_sku_after_sale_7d", "ads_sku_shop_daily"),
            {"top": SKU_AFTER_SALE}, restricted={"top": SKU_AFTER_SALE_FOR_SHOPS}),
     Screen(4, "店铺排行榜 Shop ranking", ("ads_shop_daily",), {"shops": SHOP_RANKING, "totals": TOTALS}),
     Screen(5, "财务应收 Finance", ("ads_finance_daily",),
@@ -92,13 +82,12 @@ SCREENS = {screen.number: screen for screen in [
                 GROUP BY stat_date ORDER BY stat_date"""}),
     Screen(6, "商品库存预警 Stock warning", ("ads_replenishment",), {"reorder": REPLENISHMENT},
            inventory=("reorder",)),
-    Screen(7, "大促实时战报 Live battle report", ("ads_shop_daily", "ads_sales_hourly"),
+    Screen(7, "大促实时战报 Live battle report", ("ads_shop_daily", "ads_sales_hourly", "ads_sku_shop_daily"),
            {"totals": TOTALS, "shops": SHOP_RANKING, "hourly": HOURLY,
-            "skus": f"""SELECT assumeNotNull(sku_id) AS sku_id, any(sku_name) AS sku_name,
-                uniqExact(io_id) AS out_orders, sum(qty) AS out_qty, sum(sale_amount) AS out_amount
-                FROM v_dws_sale_out WHERE biz_date = {{day:Date}} AND status = 'Confirmed'
-                  AND io_date IS NOT NULL AND is_anomaly = 0 AND sku_id IS NOT NULL AND {SHOPS}
-                GROUP BY sku_id ORDER BY out_amount DESC, sku_id LIMIT 10"""},
+            "skus": f"""SELECT sku_id, any(sku_name) AS sku_name, sum(out_orders) AS out_orders,
+                sum(out_qty) AS out_qty, sum(out_amount) AS out_amount
+                FROM v_ads_sku_shop_daily WHERE stat_date = {{day:Date}} AND {SHOPS}
+                GROUP BY sku_id HAVING out_orders > 0 ORDER BY out_amount DESC, sku_id LIMIT 10"""},
            live=True),
     Screen(8, "异常监控 Pipeline health", ("ads_pipeline_health_hourly",),
            {"hours": """SELECT toHour(stat_hour) AS hour, sum(calls) AS calls, sum(errors) AS errors,

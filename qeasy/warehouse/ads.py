@@ -105,6 +105,25 @@ FROM out_orders LEFT JOIN v_dim_shop AS shops USING (shop_id)
 WHERE stat_date IN {{days:Array(Date)}} AND shop_id IS NOT NULL
 GROUP BY stat_date, shop_id, shop_name, province"""
 
+# SKU sales per shop and day: the grain screens and BI tools filter by shop. An order has one day and
+# one shop, so sums over days and shops count each order once: over the 7 days ending on a day they
+# give ads_sku_after_sale_7d's counts, for any set of shops.
+SKU_SHOP_DAILY = f"""
+WITH lines AS (
+        SELECT 1 AS is_out, io_id AS order_id, shop_id, day, sku_id, qty, sale_amount AS amount
+        FROM ({OUT_LINES}) WHERE is_anomaly = 0 AND sku_id IS NOT NULL
+        UNION ALL
+        SELECT 0, as_id, shop_id, day, sku_id, CAST(NULL AS Nullable(Int64)),
+               CAST(NULL AS Nullable(Decimal(18, 2)))
+        FROM ({REFUND_LINES}) WHERE is_anomaly = 0 AND sku_id IS NOT NULL)
+SELECT day AS stat_date, assumeNotNull(shop_id) AS shop_id, assumeNotNull(lines.sku_id) AS sku_id,
+       any(s.name) AS sku_name, uniqExactIf(order_id, is_out = 1) AS out_orders,
+       sumIf(coalesce(qty, 0), is_out = 1) AS out_qty, sumIf(coalesce(amount, 0), is_out = 1) AS out_amount,
+       uniqExactIf(order_id, is_out = 0) AS refund_orders
+FROM lines LEFT JOIN v_dim_sku AS s ON s.sku_id = lines.sku_id
+WHERE day IN {{days:Array(Date)}} AND shop_id IS NOT NULL
+GROUP BY stat_date, shop_id, sku_id"""
+
 # The commission rate of a shop: its own, else its platform's (shop_site), else unknown (NULL).
 # indexOf is 0 for a missing key and [0] of an array its default, '': no rate (NULL).
 RATE = """coalesce(
@@ -164,7 +183,8 @@ WHERE suggested_qty > 0 OR below_min"""
 GRAIN = {"ads_shop_daily": "stat_date, shop_id", "ads_sku_after_sale_7d": "stat_date, sku_id",
          "ads_inventory_turnover": "stat_date, sku_id", "ads_sales_hourly": "stat_date, hour, shop_id",
          "ads_region_daily": "stat_date, shop_id, province", "ads_finance_daily": "stat_date, shop_id",
-         "ads_inventory_overview": "stat_date, category", "ads_replenishment": "stat_date, sku_id"}
+         "ads_inventory_overview": "stat_date, category", "ads_replenishment": "stat_date, sku_id",
+         "ads_sku_shop_daily": "stat_date, shop_id, sku_id"}
 ADS = {
     "ads_shop_daily": SHOP_DAILY,
     "ads_sku_after_sale_7d": SKU_AFTER_SALE_7D,
@@ -172,6 +192,7 @@ ADS = {
     "ads_sales_hourly": SALES_HOURLY,
     "ads_region_daily": REGION_DAILY,
     "ads_finance_daily": FINANCE_DAILY,
+    "ads_sku_shop_daily": SKU_SHOP_DAILY,
     # After ads_inventory_turnover, which they read.
     "ads_inventory_overview": INVENTORY_OVERVIEW,
     "ads_replenishment": REPLENISHMENT,

@@ -94,7 +94,8 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
     sales, refunds, stock = (pending.get(name, set()) for name in shapes.FACTS)
     metric_days = {"ads_shop_daily": sales | refunds, "ads_sku_after_sale_7d": window(sales | refunds),
                    "ads_inventory_turnover": window(sales) | stock, "ads_sales_hourly": sales,
-                   "ads_region_daily": sales, "ads_finance_daily": sales | refunds}
+                   "ads_region_daily": sales, "ads_finance_daily": sales | refunds,
+                   "ads_sku_shop_daily": sales | refunds}
     metric_days |= dict.fromkeys(("ads_inventory_overview", "ads_replenishment"),
                                  metric_days["ads_inventory_turnover"])
     rebuild = any(dataset not in now.published for dataset in result.records)

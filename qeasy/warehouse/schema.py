@@ -310,6 +310,19 @@ FORECAST = [
     _published_view("ads_sales_forecast"),
 ]
 
+# Migration 9: SKU sales per shop and day, so that the dashboard's SKU rankings of some shops (the
+# live screen's, and the after-sale TOP-10 of a manager of some shops) read a mart, not the lines.
+SKU_SHOP_MART = {
+    "ads_sku_shop_daily": (
+        [DAY, SHOP[1], ("sku_id", "String", "SKU编码 SKU id"),
+         ("sku_name", "Nullable(String)", "商品名称 SKU name from dim_sku"),
+         ("out_orders", "UInt64", "出库单数 out orders with a non-anomalous line of the SKU"),
+         ("out_qty", "Int64", "出库件数 items of the SKU on non-anomalous lines"),
+         ("out_amount", "Decimal(38, 2)", "出库金额 sale_amount of the SKU on non-anomalous lines"),
+         ("refund_orders", "UInt64", "退款单数 refund orders with a non-anomalous line of the SKU")],
+        "stat_date, shop_id, sku_id"),
+}
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "contract tables, latest-version views, quarantine and API health", INITIAL),
     (2, "ops_alerts: delivery state per (rule, subject, day) and channel", [
@@ -334,6 +347,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             sent_at Nullable({TIME}), error String, message String
         ) ENGINE = ReplacingMergeTree(attempts) ORDER BY (day, channel)""",
     ]),
+    (9, "ads_sku_shop_daily: SKU sales per shop and day (the dashboard's SKU rankings)",
+     [*_marts(SKU_SHOP_MART), _forget("sales_out"), _forget("after_sale")]),
 ]
 
 

@@ -75,6 +75,11 @@ ADS = {
         ["dws_sale_out", "dws_after_sale"],
         {"clickhouse"},
     ),
+    "ads_sku_shop_daily": (
+        "SKU sales per shop and day (商品店铺日销): out orders, items, amount and refund orders.",
+        ["dws_sale_out", "dws_after_sale"],
+        {"clickhouse"},
+    ),
     "ads_inventory_overview": (
         "Stock by category (库存总览): SKUs, units, SKUs below minimum and at zero.",
         ["ads_inventory_turnover", "dim_sku"],

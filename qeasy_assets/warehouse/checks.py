@@ -5,6 +5,8 @@ records it republished and the metric days it recomputed (read back by their pub
 - `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views;
   (the screens' hourly, regional and finance marts): they add up to ads_shop_daily per shop and day.
 - `reconciled` (warning, ads_inventory_overview): per day it adds up to ads_inventory_turnover.
+- `reconciled` (warning, ads_sku_shop_daily): over the 7 days ending on a day it adds up to
+  ads_sku_after_sale_7d's order counts per SKU.
 - `well_defined` (warning, other ADS): ratios NULL exactly when their denominator is 0, never NaN or
   infinity; stock never negative; reorder suggestions never negative and only where the rule says.
 """
@@ -35,6 +37,14 @@ OVERVIEW_MISMATCHES = """SELECT count() FROM
     FULL JOIN (SELECT stat_date, count() AS skus, sum(end_qty) AS end_qty FROM v_ads_inventory_turnover
                WHERE stat_date IN {days:Array(Date)} GROUP BY stat_date) AS d
     USING (stat_date) WHERE m.skus != d.skus OR m.end_qty != d.end_qty"""
+# The SKU-shop-day orders summed over the 7 days ending on each day give the SKU's 7-day counts.
+SKU_WINDOW_MISMATCHES = """SELECT count() FROM
+    (SELECT d.stat_date AS stat_date, m.sku_id AS sku_id, sum(m.out_orders) AS o, sum(m.refund_orders) AS r
+     FROM v_ads_sku_shop_daily AS m CROSS JOIN (SELECT arrayJoin({days:Array(Date)}) AS stat_date) AS d
+     WHERE m.stat_date BETWEEN d.stat_date - 6 AND d.stat_date GROUP BY stat_date, sku_id) AS m
+    FULL JOIN (SELECT stat_date, sku_id, out_orders_7d AS o, refund_orders_7d AS r
+               FROM v_ads_sku_after_sale_7d WHERE stat_date IN {days:Array(Date)}) AS a
+    USING (stat_date, sku_id) WHERE m.o != a.o OR m.r != a.r"""
 # A reorder row is one the formula selects: a positive suggestion or stock below its minimum.
 # A forecast day has its 24 hours, actuals only for complete hours, and forecasts that add up.
 BAD_FORECASTS = """SELECT count() FROM (SELECT stat_date, shop_id FROM ads_sales_forecast FINAL
@@ -79,6 +89,12 @@ CHECKS = [
         asset="ads_inventory_overview",
         partitions_def=daily,
         description="Per day, the categories' SKUs and stock add up to ads_inventory_turnover.",
+    ),
+    dg.AssetCheckSpec(
+        "reconciled",
+        asset="ads_sku_shop_daily",
+        partitions_def=daily,
+        description="Summed over the 7 days ending on a day, its orders equal ads_sku_after_sale_7d's.",
     ),
     dg.AssetCheckSpec(
         "well_defined",
@@ -196,6 +212,11 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
     results.append(dg.AssetCheckResult(
         asset_key="ads_inventory_overview", check_name="reconciled", severity=dg.AssetCheckSeverity.WARN,
         passed=differing == 0, metadata={"days_checked": len(overview_days), "days_differing": differing}))
+    sku_days = refresh.days.get("ads_sku_shop_daily", [])
+    differing = _one(client, SKU_WINDOW_MISMATCHES, days=sku_days)
+    results.append(dg.AssetCheckResult(
+        asset_key="ads_sku_shop_daily", check_name="reconciled", severity=dg.AssetCheckSeverity.WARN,
+        passed=differing == 0, metadata={"days_checked": len(sku_days), "sku_days_differing": differing}))
     bad_reorders = _one(client, BAD_REORDERS.format(written=written), **version)
     bad_health = _one(client, BAD_HEALTH.format(written=written), **version)
     bad_forecasts = _one(client, BAD_FORECASTS.format(written=written), **version)
