@@ -374,3 +374,21 @@ def _wait_for_screen(browser, number: int, day: date):
                                                               StaleElementReferenceException)).until(ready)
     finally:
         browser.save_screenshot(str(OUTPUT / f"screen-{number}.png"))
+
+
+def test_without_an_access_file_only_loopback_is_served_and_a_bad_file_is_refused(tmp_path) -> None:
+    from qeasy.dashboard.serve import dashboard_app
+    from qeasy.settings import SettingsError, load_settings
+
+    settings = load_settings({"QEASY_HOME": str(tmp_path / "home")})
+    with pytest.raises(SettingsError, match="QEASY_DASHBOARD_ACCESS"):
+        dashboard_app(settings, "0.0.0.0")
+    assert dashboard_app(settings, "127.0.0.1") is not None
+    bad = tmp_path / "access.json"
+    wrong_shops = {"users": {"bob": {"password_hash": "$argon2id$x", "shops": "some"}}}
+    for content, message in [("{", "not readable JSON"),
+                             ('{"users": {"bob": {"password_hash": "plain"}}}', "argon2"),
+                             (json.dumps(wrong_shops), "shops must be")]:
+        bad.write_text(content)
+        with pytest.raises(SettingsError, match=message):
+            load_settings({"QEASY_HOME": str(tmp_path / "home"), "QEASY_DASHBOARD_ACCESS": str(bad)})

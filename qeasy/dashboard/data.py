@@ -1,7 +1,6 @@
 """A screen's numbers for one user and day: its queries run with bound parameters, rows as JSON values."""
 
 import time
-from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -56,7 +55,3 @@ def latest_complete_day(client: Client, today: date) -> date:
     latest = found[0][0] if found else None
     return latest if isinstance(latest, date) and latest.year > 1970 else today
 
-
-def table(records: Iterable[dict], columns: dict[str, str]) -> tuple[list[str], list[list]]:
-    """`records` as a header (the columns' labels) and rows in that column order, for export."""
-    return list(columns.values()), [[record[name] for name in columns] for record in records]

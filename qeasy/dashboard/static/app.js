@@ -276,7 +276,7 @@ function current() {
   return number >= 1 && number <= 8 ? number : 1;
 }
 
-async function load(quiet = false) {
+async function load() {
   const number = current();
   const params = new URLSearchParams();
   if (chosenDay) params.set("date", chosenDay);
@@ -297,13 +297,13 @@ async function load(quiet = false) {
     return schedule(response.status === 503 ? 5 : OTHER_SECONDS);
   }
   if (number !== current()) return;  // the person moved on meanwhile
-  render(data, quiet);
+  render(data);
   schedule(number === 7 ? LIVE_SECONDS : OTHER_SECONDS);
 }
 
 function schedule(seconds) {
   clearTimeout(timer);
-  timer = setTimeout(() => load(true), seconds * 1000);
+  timer = setTimeout(load, seconds * 1000);
 }
 
 function render(data) {
