@@ -13,7 +13,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from qeasy.cleanse.labels import load_labels
-from qeasy.dashboard.access import AccessError, load_access
+from qeasy.dashboard.access import load_access
 from qeasy.erp.times import bj_today, default_first_day, parse_bj, parse_day
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 from qeasy.warehouse.ads import LEAD_DAYS, SAFETY_DAYS
@@ -133,14 +133,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox_seed=_number(get, "QEASY_SANDBOX_SEED", 20261101, int, 0, 2**32 - 1),
         sandbox_orders_per_hour=_number(get, "QEASY_SANDBOX_ORDERS_PER_HOUR", 2000.0, float, 0, 1_000_000),
         sandbox_clock=_clock(get("QEASY_SANDBOX_CLOCK")),
-        status_labels_file=_labels(get("QEASY_STATUS_LABELS")),
-        commission_rates_file=_commission(get("QEASY_COMMISSION_RATES")),
+        status_labels_file=_readable(get("QEASY_STATUS_LABELS"), load_labels),
+        commission_rates_file=_readable(get("QEASY_COMMISSION_RATES"), load_commission),
         lead_days=_number(get, "QEASY_LEAD_DAYS", LEAD_DAYS, int, 0, 365),
         safety_days=_number(get, "QEASY_SAFETY_DAYS", SAFETY_DAYS, int, 0, 365),
         max_anomaly_rate=_ratio(get, "QEASY_MAX_ANOMALY_RATE", 0.05),
         first_day=first_day(env),
         budget_url=budget_url,
-        dashboard_access_file=_access(get("QEASY_DASHBOARD_ACCESS")),
+        dashboard_access_file=_readable(get("QEASY_DASHBOARD_ACCESS"), load_access),
         dashboard_secret=get("QEASY_DASHBOARD_SECRET") or "",
         **_push(get),
     )
@@ -180,28 +180,12 @@ def _getter(env: Mapping[str, str]) -> Callable[[str], str | None]:
     return get
 
 
-def _labels(path: str | None) -> str | None:
+def _readable(path: str | None, load: Callable[[str], object]) -> str | None:
+    """`path` once `load` reads it (None stays None); SettingsError with the loader's message."""
     if path is not None:
         try:
-            load_labels(path)
-        except ValueError as exc:
-            raise SettingsError(str(exc)) from exc
-    return path
-
-
-def _commission(path: str | None) -> str | None:
-    try:
-        load_commission(path)
-    except ValueError as exc:
-        raise SettingsError(str(exc)) from exc
-    return path
-
-
-def _access(path: str | None) -> str | None:
-    if path is not None:
-        try:
-            load_access(path)
-        except AccessError as exc:
+            load(path)
+        except ValueError as exc:  # AccessError is one
             raise SettingsError(str(exc)) from exc
     return path
 

@@ -75,6 +75,15 @@ class Services:
         self.processes[name] = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True)
 
+    def start_code_server(self, port: int) -> None:
+        """`dagster code-server` of the qeasy location on `port`, once it answers health checks."""
+        dagster = bin_of("dagster")
+        self.start("code-server", dagster, "code-server", "start", "-m", "qeasy_assets.definitions",
+                   "-h", "127.0.0.1", "-p", str(port), "--location-name", "qeasy")
+        health = [dagster, "api", "grpc-health-check", "-p", str(port)]
+        self.wait(lambda: subprocess.run(health, env=self.env, capture_output=True).returncode == 0, 120,
+                  "the code server")
+
     def dagster(self, *arguments: str) -> str:
         done = subprocess.run([bin_of("dagster"), *arguments], cwd=ROOT, env=self.env, capture_output=True,
                               text=True, timeout=180)
@@ -117,12 +126,7 @@ def test_backfill_through_the_daemon_on_postgres_survives_kill_9_of_the_daemon(m
     services = Services(tmp_path, env)
     workspace = ["-w", str(DEPLOY / "workspace.yaml")]
     try:
-        dagster = bin_of("dagster")
-        services.start("code-server", dagster, "code-server", "start", "-m", "qeasy_assets.definitions",
-                       "-h", "127.0.0.1", "-p", str(code_port), "--location-name", "qeasy")
-        health = [dagster, "api", "grpc-health-check", "-p", str(code_port)]
-        services.wait(lambda: subprocess.run(health, env=env, capture_output=True).returncode == 0, 120,
-                      "the code server")
+        services.start_code_server(code_port)
         for sensor in STOPPED_SENSORS:
             services.dagster("sensor", "stop", sensor, *workspace)
         services.start("webserver", bin_of("dagster-webserver"), *workspace, "-h", "127.0.0.1",

@@ -2,7 +2,6 @@
 that saw the schedule, was down at push time and came back sends the push once per channel."""
 
 import os
-import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,13 +45,8 @@ def test_a_daemon_down_at_push_time_sends_the_push_once_when_it_comes_back(tmp_p
     services = Services(tmp_path, env)
     grpc = ["--grpc-host", "127.0.0.1", "--grpc-port", str(code_port)]
     try:
-        dagster = bin_of("dagster")
         # The code server outlives the daemon, as in deploy/: only the daemon is down.
-        services.start("code-server", dagster, "code-server", "start", "-m", "qeasy_assets.definitions",
-                       "-h", "127.0.0.1", "-p", str(code_port), "--location-name", "qeasy")
-        health = [dagster, "api", "grpc-health-check", "-p", str(code_port)]
-        services.wait(lambda: subprocess.run(health, env=env, capture_output=True).returncode == 0, 120,
-                      "the code server")
+        services.start_code_server(code_port)
         for sensor in STOPPED_SENSORS:  # no ERP here: nothing but the schedule should launch runs
             services.dagster("sensor", "stop", sensor, *grpc)
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
