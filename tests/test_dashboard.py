@@ -236,7 +236,7 @@ def test_the_reorder_list_exports_as_csv_and_excel(served) -> None:
 
 INJECTIONS = ["2026-11-01' OR '1'='1", "2026-11-01; DROP TABLE ads_shop_daily", "1) OR (1=1", "' OR 1=1 --",
               "16800001 UNION SELECT * FROM system.users", "16800001,16800002) OR shop_id > (0",
-              "{shops:Array(Int64)}", "%27", "\\x00", "1e9999", "-1 OR 1"]
+              "{shops:Array(Int64)}", "%27", "\\x00", "1e9999", "-1 OR 1", "99999999999999999999"]
 
 
 def test_injection_attempts_in_every_parameter_are_refused_or_harmless(served) -> None:
@@ -250,7 +250,7 @@ def test_injection_attempts_in_every_parameter_are_refused_or_harmless(served) -
             assert answer.status_code == 400 or shop_ids(answer.json()) <= set(served.mine), text
         answer = manager.get("/api/screens/6/export", params={"format": text})
         assert answer.status_code in (400, 403), text
-        assert manager.get(f"/api/screens/{text}").status_code == 404
+        assert manager.get(f"/api/screens/{text}").status_code in (400, 404), text
         with httpx.Client(base_url=served.url, follow_redirects=True) as stranger:
             refused = stranger.post("/login", data={"username": text, "password": text})
             assert refused.status_code == 401 and stranger.get("/api/me").url.path == "/login"
@@ -370,7 +370,7 @@ def _wait_for_screen(browser, number: int, day: date):
         return node if (node.get_attribute("data-screen") == str(number)
                         and node.get_attribute("data-day") == day.isoformat()) else False
     try:
-        return WebDriverWait(browser, 30, ignored_exceptions=(NoSuchElementException,
+        return WebDriverWait(browser, 60, ignored_exceptions=(NoSuchElementException,
                                                               StaleElementReferenceException)).until(ready)
     finally:
         browser.save_screenshot(str(OUTPUT / f"screen-{number}.png"))

@@ -11,6 +11,7 @@ held for a query's time and Dagster's runs take their turns in between.
 """
 
 import asyncio
+import contextlib
 import io
 import secrets
 import threading
@@ -34,7 +35,7 @@ from qeasy.dashboard.data import latest_complete_day, read
 from qeasy.dashboard.runs import recent_runs
 from qeasy.dashboard.screens import MAP_NAMES, SCREENS
 from qeasy.erp.times import bj_today, parse_day
-from qeasy.warehouse.clickhouse import WarehouseBusy, session
+from qeasy.warehouse.clickhouse import WarehouseBusy, embedded_path, session
 
 STATIC = Path(__file__).parent / "static"
 WAIT_SECONDS = 10.0  # for the embedded warehouse while a run writes; then the page tries again
@@ -58,8 +59,9 @@ class Dashboard:
         self.first_day, self.min_orders, self.after_sale_rate = first_day, min_orders, after_sale_rate
         self.instance = instance
         self.query_ms: dict[int, float] = {}  # each screen's latest warehouse time, for screen 8
-        # One request at a time talks to the warehouse: the embedded engine serves one path per process.
-        self._warehouse = threading.Lock()
+        # One request at a time talks to the embedded warehouse (the engine serves one path per
+        # process); a server takes them concurrently.
+        self._warehouse = threading.Lock() if embedded_path(dsn) else contextlib.nullcontext()
 
     def user(self, request: Request) -> User | None:
         if self.users is None:
@@ -103,9 +105,12 @@ def shops_param(request: Request) -> set[int] | None:
     if text is None or text == "":
         return None
     try:
-        return {int(part) for part in text.split(",")}
+        shops = {int(part) for part in text.split(",")}
     except ValueError:
         raise BadRequest("shops must be shop ids separated by commas") from None
+    if not all(0 <= shop < 2**63 for shop in shops):  # ClickHouse's Int64
+        raise BadRequest("shops must be shop ids separated by commas")
+    return shops
 
 
 def _dashboard(request: Request) -> Dashboard:
