@@ -38,6 +38,7 @@ from qeasy.erp.times import bj_today, parse_day
 from qeasy.warehouse.clickhouse import WarehouseBusy, embedded_path, session
 
 STATIC = Path(__file__).parent / "static"
+SIGN_IN_PAGE = (STATIC / "login.html").read_text(encoding="utf-8")  # read once, not per request
 WAIT_SECONDS = 10.0  # for the embedded warehouse while a run writes; then the page tries again
 EXPORT_COLUMNS = {"sku_id": "SKU编码 SKU", "sku_name": "商品名称 name", "end_qty": "日末库存 end qty",
                   "min_qty": "安全库存 min qty", "purchase_qty": "在途 in transit",
@@ -195,7 +196,7 @@ async def logout(request: Request) -> Response:
 
 
 def _sign_in_page(failed: bool = False) -> HTMLResponse:
-    page = (STATIC / "login.html").read_text(encoding="utf-8")
+    page = SIGN_IN_PAGE
     message = '<p class="error">用户名或密码错误 wrong user name or password</p>' if failed else ""
     return HTMLResponse(page.replace("<!--message-->", message), status_code=401 if failed else 200,
                         headers={"Cache-Control": "no-store"})

@@ -40,4 +40,4 @@ def dashboard_app(settings: Settings, host: str) -> Starlette:
     dashboard = Dashboard(settings.clickhouse_dsn, settings.clickhouse_database, users, settings.first_day,
                           settings.alert_min_orders, settings.alert_after_sale_rate,
                           instance_for(settings.home))
-    return build_app(dashboard, session_key(settings), https_only=False)
+    return build_app(dashboard, session_key(settings))
