@@ -49,8 +49,9 @@ def dagster_home(home: Path) -> Path:
 def instance_for(home: Path) -> dg.DagsterInstance:
     """The persistent Dagster instance, so that runs made from the command line show in the UI;
     runs a killed process left behind are failed first (`qeasy.dead_runs`)."""
-    os.environ["DAGSTER_HOME"] = str(dagster_home(home))
-    instance = dg.DagsterInstance.get()
+    # From its directory, not by setting DAGSTER_HOME: a process that serves several homes (the
+    # tests) must not have the first one's instance leak into the next's.
+    instance = dg.DagsterInstance.from_config(str(dagster_home(home)))
     for run_id in fail_dead_runs(instance):
         print(f"  an earlier run's process is gone: run {run_id} marked failed", flush=True)
     return instance

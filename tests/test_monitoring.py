@@ -56,9 +56,11 @@ def test_prometheus_scrapes_what_ops_api_calls_and_dagster_recorded(make_sandbox
                            "GROUP BY dataset ORDER BY dataset")
 
     port, prometheus_port = free_port(), free_port()
-    exporter = subprocess.Popen([sys.executable, "-m", "qeasy.cli", "metrics", "--port", str(port)], cwd=ROOT,
-                                env=os.environ | env | {"DAGSTER_HOME": str(home / "dagster")},
-                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    exporter_log = tmp_path / "exporter.log"
+    with exporter_log.open("wb") as log:
+        exporter = subprocess.Popen([sys.executable, "-m", "qeasy.cli", "metrics", "--port", str(port)],
+                                    cwd=ROOT, env=os.environ | env | {"DAGSTER_HOME": str(home / "dagster")},
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     config = tmp_path / "prometheus.yml"
     # A scrape opens the embedded warehouse: give it the seconds a loaded machine needs.
     config.write_text("global:\n  scrape_interval: 5s\n  scrape_timeout: 5s\nscrape_configs:\n"
@@ -72,6 +74,7 @@ def test_prometheus_scrapes_what_ops_api_calls_and_dagster_recorded(make_sandbox
         calls: dict = {}
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
+            assert exporter.poll() is None, f"`qeasy metrics` exited: {exporter_log.read_text()[-2000:]}"
             try:
                 calls = _prometheus_values(url, "qeasy_api_calls_total")
             except httpx.HTTPError:  # not listening yet, or not ready
