@@ -54,6 +54,28 @@ def test_a_faulty_week_equals_the_ground_truth(faulty, tmp_path) -> None:
     assert step.checks == {"complete": True, "reconciled": True}
 
 
+def test_reconciled_exists_where_the_api_counts_and_fails_when_its_count_disagrees(make_sandbox,
+                                                                                   tmp_path) -> None:
+    server, _ = make_sandbox(clock="2026-11-21 12:00:00", orders_per_hour=30.0, per_second=100,
+                             per_minute=6000, faults={"stale_counts": 1.0})  # every count one too many
+    report = ingest(server, tmp_path, "2026-11-18", "2026-11-18")
+    assert report.success, report.failure  # a warning: the rows read are all there
+    steps = {s.asset: s for s in report.steps}
+    for dataset, endpoint in ENDPOINTS.items():
+        if dataset == "shop":
+            continue
+        step = steps[f"ods_{dataset}"]
+        if endpoint.has_counts:
+            assert step.checks == {"complete": True, "reconciled": False}, dataset
+            assert step.metadata["reconciliation"].endswith("differ"), dataset
+        else:  # the unique-code flow reports no count: nothing to reconcile, so no such check
+            assert step.checks == {"complete": True}, dataset
+    assert staged_latest(tmp_path, "sales_out") == truth(server, "sales_out", "2026-11-18 00:00:00",
+                                                         "2026-11-19 00:00:00")
+    shops = ingest_shops(server, tmp_path)
+    assert {s.asset: s.checks for s in shops.steps}["ods_shop"] == {"complete": True}
+
+
 def _merchant_key(server, dataset: str, key: str) -> int:
     return server.merchant.catalog.sku_index(key) if dataset in ("sku", "inventory") else int(key)
 

@@ -213,7 +213,10 @@ class OpenApi:
         if endpoint.has_counts:
             # A cursor answer holds only the rows this page needs: there is no total to report.
             counted = mode != "cursor" and str(biz.get("is_get_total", "true")).lower() != "false"
-            data["data_count"] = len(keys) if counted else 0
+            window = json.dumps({k: v for k, v in biz.items() if k not in ("page_index", "page_size")},
+                                sort_keys=True)
+            stale = counted and mode == "window" and self.faults.stale_count(endpoint.dataset, window)
+            data["data_count"] = len(keys) + stale if counted else 0
             data["page_count"] = math.ceil(len(keys) / page_size) if counted else 0
         data["has_next"] = has_next
         data[endpoint.rows_key] = rows

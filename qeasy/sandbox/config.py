@@ -41,6 +41,7 @@ class FaultSettings:
     burst: float = 0.0  # chance per call that a burst of code 199/200 answers begins
     burst_length: int = 5
     page_drift: float = 0.0  # chance per window page that an already served row is modified
+    stale_counts: float = 0.0  # chance per window that data_count says one row more than it holds
 
     def updated(self, changes: dict) -> "FaultSettings":
         """A copy with `changes` applied; unknown names raise ValueError."""

@@ -1,4 +1,5 @@
-"""Switchable transport faults: latency, HTTP errors, slow and cut-short answers, throttle bursts."""
+"""Switchable faults: latency, HTTP errors, slow and cut-short answers, throttle bursts, page drift
+and stale counts."""
 
 import random
 import threading
@@ -52,6 +53,12 @@ class Faults:
                 self._burst_left -= 1
                 return Verdict(delay, code=self._burst_code)
             return Verdict(delay, truncate=bool(s.malformed_json) and r.random() < s.malformed_json)
+
+    def stale_count(self, *window: int | str) -> bool:
+        """Whether this window's count is one too many, as a lagging count cache reports it; from a
+        hash of the window, so every page of it (and every retry) says the same."""
+        rate = self.settings.stale_counts
+        return bool(rate) and unit(self._seed, "stale-count", *window) < rate
 
     def drift(self, *request: int | str) -> float | None:
         """A uniform number choosing the row to modify, or None when this page does not drift.
