@@ -29,22 +29,32 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8900, show_default=True, type=int)
-@click.option("--seed", default=SandboxConfig.seed, show_default=True, type=int)
+@click.option("--seed", default=None, type=int, help="Default: QEASY_SANDBOX_SEED.")
 @click.option("--clock", default=None, metavar="'YYYY-MM-DD HH:MM:SS'",
-              help="Pin the merchant's clock at a Beijing time (default: the wall clock).")
+              help="Pin the merchant's clock at a Beijing time (default: QEASY_SANDBOX_CLOCK, else the "
+              "wall clock).")
 @click.option("--first-day", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="First Beijing day with orders (default: January 1st of the year before last).")
-@click.option("--orders-per-hour", default=SandboxConfig.orders_per_hour, show_default=True, type=float)
+              help="First Beijing day with orders (default: QEASY_FIRST_DAY).")
+@click.option("--orders-per-hour", default=None, type=float, help="Default: QEASY_SANDBOX_ORDERS_PER_HOUR.")
 @click.option("--profile", type=click.Choice(["daily", "peak"]), default="daily", show_default=True)
 @click.option("--skus", default=SandboxConfig.skus, show_default=True, type=int)
-@click.option("--per-second", default=SandboxConfig.per_second, show_default=True, type=int)
-@click.option("--per-minute", default=SandboxConfig.per_minute, show_default=True, type=int)
-def sandbox(host: str, port: int, seed: int, clock: str | None, first_day: datetime | None,
-            orders_per_hour: float, profile: str, skus: int, per_second: int, per_minute: int) -> None:
-    """Serve the ERP sandbox until stopped (Ctrl-C)."""
-    history = {"epoch": first_day.date().isoformat()} if first_day else {}
-    config = SandboxConfig(seed=seed, clock=clock, orders_per_hour=orders_per_hour, profile=profile,
-                           skus=skus, per_second=per_second, per_minute=per_minute, **history)
+@click.option("--per-second", default=SandboxConfig.per_second, show_default=True, type=int,
+              help="The limit of code 199 (the real API's by default).")
+@click.option("--per-minute", default=SandboxConfig.per_minute, show_default=True, type=int,
+              help="The limit of code 200 (the real API's by default).")
+def sandbox(host: str, port: int, seed: int | None, clock: str | None, first_day: datetime | None,
+            orders_per_hour: float | None, profile: str, skus: int, per_second: int, per_minute: int) -> None:
+    """Serve the ERP sandbox until stopped (Ctrl-C): the merchant of the settings (QEASY_SANDBOX_*,
+    QEASY_FIRST_DAY), as the embedded sandbox of `qeasy run` and `qeasy dev` serves it; an option
+    given overrides its setting."""
+    settings = _settings()
+    given = {"seed": seed, "clock": clock, "orders_per_hour": orders_per_hour,
+             "epoch": first_day.date().isoformat() if first_day else None}
+    config = SandboxConfig(**{"seed": settings.sandbox_seed, "clock": settings.sandbox_clock,
+                              "orders_per_hour": settings.sandbox_orders_per_hour,
+                              "epoch": settings.first_day.isoformat()}
+                           | {name: value for name, value in given.items() if value is not None},
+                           profile=profile, skus=skus, per_second=per_second, per_minute=per_minute)
     server = SandboxServer(config, host=host, port=port)
     click.echo(f"ERP sandbox serving the Jushuitan open API at {server.url} "
                f"(app_key {config.app_key}; limits {per_second}/s, {per_minute}/min). Ctrl-C stops it.")
@@ -341,10 +351,10 @@ def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
 
 
 def _start_sandbox(settings: Settings, port: int = 0) -> SandboxProcess:
-    """The embedded sandbox in a child process, limited exactly like the configured budget."""
-    return SandboxProcess(port, seed=settings.sandbox_seed, clock=settings.sandbox_clock,
-                          first_day=settings.first_day, orders_per_hour=settings.sandbox_orders_per_hour,
-                          per_second=settings.rate_per_second, per_minute=settings.rate_per_minute).start()
+    """The embedded sandbox: `qeasy sandbox` in a child process, which reads the same settings for its
+    merchant, limited exactly like the configured budget."""
+    return SandboxProcess(port, per_second=settings.rate_per_second,
+                          per_minute=settings.rate_per_minute).start()
 
 
 def _preflight(settings: Settings, base_url: str) -> tuple[int, int]:

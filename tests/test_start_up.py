@@ -1,5 +1,5 @@
 """What a wrong setting or an unreachable ERP does at start-up: one line naming the variable or the
-URL and the cause, exit 2, no traceback, and no work done."""
+URL and the cause, exit 2, no traceback, and no work done; and the one way the sandbox starts."""
 
 import contextlib
 import os
@@ -9,7 +9,10 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 from qeasy.erp.times import BEIJING
+from qeasy.sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,3 +95,23 @@ def test_an_unreachable_erp_is_named_with_its_url_and_the_cause(tmp_path) -> Non
                                JST_APP_SECRET="a-secret-value"))
     assert "http://127.0.0.1:1/openWeb/auth/getInitToken" in err and "Connection refused" in err, err
     assert "a-secret-value" not in err
+
+
+def test_qeasy_sandbox_serves_the_merchant_of_the_settings_or_of_its_options(monkeypatch) -> None:
+    """One way to start the sandbox: `qeasy sandbox` (which `qeasy run` and `qeasy dev` start as their
+    embedded sandbox) reads QEASY_SANDBOX_* and QEASY_FIRST_DAY; an option overrides its setting."""
+    monkeypatch.setenv("QEASY_SANDBOX_SEED", "7")
+    monkeypatch.setenv("QEASY_SANDBOX_CLOCK", "2026-11-20 12:00:00")
+    monkeypatch.setenv("QEASY_SANDBOX_ORDERS_PER_HOUR", "30")
+    monkeypatch.setenv("QEASY_FIRST_DAY", "2026-11-10")
+    with SandboxProcess() as configured, SandboxProcess(seed=8, orders_per_hour=40.0) as overridden:
+        served = [httpx.get(f"{sandbox.url}/__sandbox/config", timeout=10).json()
+                  for sandbox in (configured, overridden)]
+        orders = [httpx.post(f"{configured.url}/__sandbox/truth", timeout=30, json={
+            "dataset": "sales_out", "begin": f"{day} 00:00:00", "end": f"{day} 23:59:59",
+            "count_only": True}).json()["count"] for day in ("2026-11-09", "2026-11-10")]
+    assert {k: served[0][k] for k in ("seed", "clock", "orders_per_hour", "epoch")} == {
+        "seed": 7, "clock": "2026-11-20 12:00:00", "orders_per_hour": 30.0, "epoch": "2026-11-10"}
+    assert {k: served[1][k] for k in ("seed", "clock", "orders_per_hour", "epoch")} == {
+        "seed": 8, "clock": "2026-11-20 12:00:00", "orders_per_hour": 40.0, "epoch": "2026-11-10"}
+    assert orders[0] == 0 < orders[1]  # no orders before the first day
