@@ -24,7 +24,7 @@ from qeasy.settings import Settings
 from qeasy.warehouse.clickhouse import WarehouseError, session
 
 WAIT_SECONDS = 3.0  # for the embedded warehouse: a scrape must answer within Prometheus' timeout
-CHECK_LOOKBACK = timedelta(hours=1)  # a near-real-time run ends every 15-60 s: 1 h is hundreds of runs
+CHECK_LOOKBACK = timedelta(hours=1)  # a near-real-time run ends every 10-60 s: 1 h is hundreds of runs
 MARGIN = timedelta(minutes=1)  # run records updated in the same instant may arrive a little late
 API_TOTALS = {  # ops_api_calls column -> metric name and help
     "calls": ("qeasy_api_calls", "ERP API calls made, retries included"),

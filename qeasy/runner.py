@@ -11,10 +11,12 @@ from qeasy.dead_runs import fail_dead_runs
 from qeasy.events import blocked, cause
 
 # Run monitoring fails runs stuck starting and runs over their `dagster/max_runtime` tag (the nrt
-# job has one); runs whose process died are failed by `qeasy.dead_runs`.
+# job has one); runs whose process died are failed by `qeasy.dead_runs`. The queue is read every
+# second, not every 5 s, since a near-real-time run waits in it for every change.
 DAGSTER_YAML = """telemetry:
   enabled: false
 run_queue:
+  dequeue_interval_seconds: 1
   tag_concurrency_limits:
     - key: qeasy/staging
       limit: 1
@@ -29,6 +31,16 @@ run_queue:
   tag_concurrency_limits:
     - key: qeasy/staging
       limit: 1
+""", """telemetry:
+  enabled: false
+run_queue:
+  tag_concurrency_limits:
+    - key: qeasy/staging
+      limit: 1
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  poll_interval_seconds: 30
 """]  # homes made by earlier versions get the current default (edited files are left alone)
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 

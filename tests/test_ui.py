@@ -43,8 +43,7 @@ PAGE_CHANGING = (NoSuchElementException, StaleElementReferenceException, Element
 GROUPS = ["ods", "dwd", "dim", "dws", "ads"]
 OUT_ORDERS = "SELECT sum(out_orders) FROM v_ads_shop_daily WHERE stat_date = {day:Date}"
 FIRST_DAY = "2025-03-01"  # configured: the partitions the UI offers start there
-LIVE_WITHIN = 30  # seconds from a change reaching the warehouse to screen 7 showing it (screens.md)
-FRESH_WITHIN = 60  # seconds from a change in the ERP to the metric (the near-real-time target)
+LIVE_WITHIN = 30  # seconds from a change in the ERP to screen 7 showing it, without a reload (screens.md)
 
 
 @dataclass
@@ -145,14 +144,14 @@ def test_the_ui_shows_the_layers_and_partitions_and_the_daemon_keeps_today_fresh
           300, "an nrt run started after the change", served.log)
     assert served.out_orders() > before
     assert _live_orders(browser, served.today) == f"{served.out_orders():,}"
-    # The page's part: from the run that published the change to the screen showing it. The rest
-    # is the pipeline's freshness (the sensor's 15 s tick and a run; aim 60 s, bench/freshness.py).
+    # End to end: the run in progress, the sensor's 5 s tick, the run queue, one nrt run, and the
+    # page's 5 s refresh. The run that published it tells the pipeline's part from the page's.
     published = min(run.end_time for run in served.nrt_runs(dg.DagsterRunStatus.SUCCESS)
                     if run.start_time and run.start_time > changed)
     timing = (f"screen 7 showed the change {seen - published:.1f} s after the nrt run that published "
               f"it ended, {seen - changed:.1f} s after the ERP changed")
     print(timing)
-    assert seen - published <= LIVE_WITHIN and seen - changed <= FRESH_WITHIN, timing
+    assert seen - changed <= LIVE_WITHIN, timing
     assert not served.nrt_runs(dg.DagsterRunStatus.FAILURE)
 
     # The metric's partition, last written by an nrt run, with its table of shops at a glance.
