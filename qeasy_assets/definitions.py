@@ -21,9 +21,9 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from qeasy_assets.dims.assets import dim_shop, dim_sku  # noqa: E402
 from qeasy_assets.dwd.assets import dwd_assets  # noqa: E402
 from qeasy_assets.ods.assets import ods_assets  # noqa: E402
-from qeasy_assets.warehouse.assets import warehouse_assets  # noqa: E402
+from qeasy_assets.warehouse.assets import pipeline_health, warehouse_assets  # noqa: E402
 
-ASSETS = [*ods_assets, *dwd_assets, dim_sku, dim_shop, warehouse_assets]
+ASSETS = [*ods_assets, *dwd_assets, dim_sku, dim_shop, warehouse_assets, pipeline_health]
 # Evaluates the assets' automation conditions (the daily shop list); on by default, like the schedules.
 AUTOMATION = dg.AutomationConditionSensorDefinition(
     "automation", target=dg.AssetSelection.all(), default_status=dg.DefaultSensorStatus.RUNNING)

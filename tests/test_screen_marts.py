@@ -109,20 +109,24 @@ def test_pipeline_health_recomputes_the_hours_of_rows_recorded_since_the_last_re
     columns = ["stat_hour", "dataset", "calls", "errors", "throttled", "retries", "rows", "latency_p95_ms",
                "error_rate"]
     with session(f"chdb://{tmp_path / 'ch'}", "qeasy") as client:
-        for version, batch in ((1, first), (2, second)):
+        versions = []
+        for batch in (first, second):
             client.insert_df_arrow("ops_api_calls", pl.DataFrame(batch).with_columns(
                 pl.col("recorded_at").dt.replace_time_zone("Asia/Shanghai")))
-            days = publish_health(client, version)
+            version, days = publish_health(client)
+            versions.append(version)
             got = client.query_df_arrow(f"SELECT {', '.join(columns)} FROM v_ads_pipeline_health_hourly "
                                         "ORDER BY ALL", dataframe_library="polars")
             got = got.with_columns(pl.col("stat_hour").dt.replace_time_zone(None))
-            recorded = first if version == 1 else first + second
+            recorded = first if len(versions) == 1 else first + second
             expected = oracle_screens([], [], [], [], [], recorded, [], datetime(2026, 11, 21))
             assert_frame_equal(got, expected["ads_pipeline_health_hourly"].select(columns),
                                check_dtypes=False)
             assert days == [date(2026, 11, 20)]
         rewritten = client.query("SELECT DISTINCT toHour(stat_hour) FROM ads_pipeline_health_hourly "
-                                 "WHERE publish_version = 2 ORDER BY 1").result_rows
+                                 "WHERE publish_version = {v:UInt64} ORDER BY 1",
+                                 parameters={"v": versions[1]}).result_rows
+    assert versions[0] < versions[1]
     assert [hour for (hour,) in rewritten] == [10, 11]  # 09:00 was not touched again
 
 

@@ -1,9 +1,11 @@
 """ads_pipeline_health_hourly (screens.md): API health per hour and dataset, from `ops_api_calls`.
 
 Rows are recorded when a pull stages what it read, so a new row lands in the hour of its writing,
-at or after every earlier one. A refresh recomputes the hours of the rows recorded since the newest
-one it had seen (its hour included, for rows recorded later in it) and keeps that instant in
-`_refresh_state`; a warehouse without it recomputes every hour.
+at or after every earlier one. It is its own asset, apart from the refresh of the staged datasets:
+it reads only the warehouse, so a distributed run computes it on any host. Each publish recomputes
+the hours of the rows recorded since the newest one it had seen (its hour included, for rows
+recorded later in it) and keeps that instant in `_refresh_state`; a warehouse without it
+recomputes every hour.
 """
 
 from datetime import date, datetime
@@ -24,19 +26,21 @@ FROM ops_api_calls WHERE toUnixTimestamp(toStartOfHour(recorded_at)) IN {hours:A
 GROUP BY stat_hour, dataset"""
 
 
-def publish_health(client: Client, version: int) -> list[date]:
-    """Recompute the hours with API-health rows recorded since the last refresh, as publish `version`;
-    the days of those hours."""
+def publish_health(client: Client) -> tuple[int, list[date]]:
+    """Recompute the hours with API-health rows recorded since the last publish; its publish version
+    and the days of those hours."""
+    last = client.query(f"SELECT max(publish_version) FROM {TABLE}").result_rows[0][0]
+    version = state.next_version(int(last or 0))
     seen = state.mark(client, STATE)
     since = "" if seen is None else f"WHERE recorded_at >= fromUnixTimestamp64Milli(toInt64({seen}))"
     hours, newest = client.query(
         "SELECT groupUniqArray(toUnixTimestamp(toStartOfHour(recorded_at))), "
         f"max(toUnixTimestamp64Milli(recorded_at)) FROM ops_api_calls {since}").result_rows[0]
     if not hours:
-        return []
+        return version, []
     parameters = {"hours": sorted(hours)}
     upsert(client, TABLE, "stat_hour, dataset", "toUnixTimestamp(stat_hour) IN {hours:Array(UInt32)}",
            version, lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({HOURLY})",
                                                  parameters=parameters), parameters=parameters)
     state.set_mark(client, STATE, int(newest), version)
-    return sorted({datetime.fromtimestamp(hour, BEIJING).date() for hour in hours})
+    return version, sorted({datetime.fromtimestamp(hour, BEIJING).date() for hour in hours})

@@ -29,8 +29,6 @@ from qeasy.warehouse.dws import (
 )
 from qeasy.warehouse.forecast import TABLE as FORECAST
 from qeasy.warehouse.forecast import publish_forecast
-from qeasy.warehouse.health import TABLE as HEALTH
-from qeasy.warehouse.health import publish_health
 from qeasy.warehouse.publish import written
 
 STOCK = ("dws_inventory", "dws_inventory_daily")
@@ -104,7 +102,6 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
         days = (metric_days[table] | new_days) & set(loaded)
         publish_metrics(client, table, days, stale, now.version, settings)
         result.days[table] = sorted(days | stale)
-    result.days[HEALTH] = publish_health(client, now.version)
     result.days[FORECAST] = publish_forecast(client, sales | new_days, loaded, stale, now.version)
     state.add_published_days(client, new_days)
     state.clear_pending_days(client)
@@ -114,6 +111,6 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
 
     result.days |= {fact.table: sorted(pending.get(fact.dataset, set())) for fact in FACTS}
     result.days["dws_inventory_daily"] = sorted(stock)
-    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS, HEALTH, FORECAST]
+    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS, FORECAST]
     result.written = {table: written(client, table, now.version) for table in tables}
     return result

@@ -29,8 +29,13 @@ def begin(client: Client, staging: str) -> PublishState:
     last = max((value for name, value, _ in rows if name == "publish"), default=0)
     published = {name.removeprefix("seq:"): value for name, value, owner in rows
                  if name.startswith("seq:") and owner == staging}
-    # Wall-clock microseconds keep versions readable; the +1 keeps them rising if the clock is not.
-    return PublishState(staging, max(last + 1, time.time_ns() // 1000), published)
+    return PublishState(staging, next_version(last), published)
+
+
+def next_version(last: int = 0) -> int:
+    """A publish version above `last`: wall-clock microseconds keep versions readable; the +1 keeps
+    them rising if the clock is not."""
+    return max(last + 1, time.time_ns() // 1000)
 
 
 def commit(client: Client, state: PublishState, sequences: dict[str, int]) -> None:

@@ -7,14 +7,16 @@ records it republished and the metric days it recomputed (read back by their pub
 - `reconciled` (warning, ads_inventory_overview): per day it adds up to ads_inventory_turnover.
 - `reconciled` (warning, ads_sku_shop_daily): over the 7 days ending on a day it adds up to
   ads_sku_after_sale_7d's order counts per SKU.
-- `well_defined` (warning, other ADS): ratios NULL exactly when their denominator is 0, never NaN or
-  infinity; stock never negative; reorder suggestions never negative and only where the rule says.
+- `well_defined` (warning, other ADS, and the API-health mart, its own asset: `HEALTH_CHECK`): ratios
+  NULL exactly when their denominator is 0, never NaN or infinity; stock never negative; reorder
+  suggestions never negative and only where the rule says.
 """
 
 import dagster as dg
 from clickhouse_connect.driver.client import Client
 
 from qeasy.warehouse.dws import FACTS
+from qeasy.warehouse.health import TABLE as HEALTH
 from qeasy.warehouse.refresh import Refresh
 from qeasy_assets.partitions import daily
 
@@ -53,8 +55,6 @@ BAD_FORECASTS = """SELECT count() FROM (SELECT stat_date, shop_id FROM ads_sales
     HAVING count() != 24 OR uniqExact(hour) != 24 OR countIf(cumulative_forecast < -0.005) > 0
         OR countIf(actual_amount IS NULL AND cumulative_actual IS NOT NULL) > 0)"""
 # An hour's error rate is errors / calls, NULL exactly without calls.
-BAD_HEALTH = """SELECT countIf((error_rate IS NULL) != (calls = 0) OR NOT isFinite(ifNull(error_rate, 0))
-    OR error_rate < 0 OR errors > calls) FROM ads_pipeline_health_hourly WHERE {written}"""
 BAD_REORDERS = """SELECT countIf(suggested_qty < 0 OR NOT (suggested_qty > 0 OR below_min)
     OR NOT isFinite(daily_out) OR daily_out < 0) FROM ads_replenishment WHERE {written}"""
 
@@ -101,12 +101,6 @@ CHECKS = [
         asset="ads_sales_forecast",
         partitions_def=daily,
         description="24 hours per shop and day; no running sum past an incomplete hour; none negative.",
-    ),
-    dg.AssetCheckSpec(
-        "well_defined",
-        asset="ads_pipeline_health_hourly",
-        partitions_def=daily,
-        description="error_rate NULL exactly when an hour has no calls, else between 0 and 1.",
     ),
     dg.AssetCheckSpec(
         "well_defined",
@@ -218,11 +212,9 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
         asset_key="ads_sku_shop_daily", check_name="reconciled", severity=dg.AssetCheckSeverity.WARN,
         passed=differing == 0, metadata={"days_checked": len(sku_days), "sku_days_differing": differing}))
     bad_reorders = _one(client, BAD_REORDERS.format(written=written), **version)
-    bad_health = _one(client, BAD_HEALTH.format(written=written), **version)
     bad_forecasts = _one(client, BAD_FORECASTS.format(written=written), **version)
     for table, bad in (("ads_sku_after_sale_7d", bad_rates), ("ads_inventory_turnover", bad_stock),
-                       ("ads_replenishment", bad_reorders), ("ads_pipeline_health_hourly", bad_health),
-                       ("ads_sales_forecast", bad_forecasts)):
+                       ("ads_replenishment", bad_reorders), ("ads_sales_forecast", bad_forecasts)):
         results.append(
             dg.AssetCheckResult(
                 asset_key=table,
@@ -233,3 +225,22 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
             )
         )
     return results
+
+
+HEALTH_CHECK = dg.AssetCheckSpec(
+    "well_defined",
+    asset=HEALTH,
+    partitions_def=daily,
+    description="error_rate NULL exactly when an hour has no calls, else between 0 and 1.",
+)
+BAD_HEALTH = f"""SELECT countIf((error_rate IS NULL) != (calls = 0) OR NOT isFinite(ifNull(error_rate, 0))
+    OR error_rate < 0 OR errors > calls) FROM {HEALTH}
+    WHERE publish_version = {{v:UInt64}} AND is_deleted = 0"""
+
+
+def evaluate_health(client: Client, version: int, written: int) -> dg.AssetCheckResult:
+    """`well_defined` on the API-health rows publish `version` wrote."""
+    bad = _one(client, BAD_HEALTH, v=version)
+    return dg.AssetCheckResult(asset_key=HEALTH, check_name="well_defined", passed=bad == 0,
+                               severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"rows_checked": written, "bad_rows": bad})
