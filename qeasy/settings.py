@@ -57,6 +57,8 @@ class Settings:
     first_day: date = field(default_factory=default_first_day)  # the first Beijing day of history
     budget_url: str = field(default="", repr=False)  # Redis holding the call budget of every host
     clickhouse_cluster: str = ""  # a server cluster the schema is replicated on (qeasy.warehouse.cluster)
+    celery_broker: str = field(default="", repr=False)  # set: steps run on Celery workers (jobs.distributed)
+    celery_backend: str = field(default="rpc://", repr=False)  # where Celery workers put step results
     dashboard_access_file: str | None = None  # who may sign in to the dashboard, and their shops
     dashboard_secret: str = field(default="", repr=False)  # signs its session cookies (default: in home)
     # The daily push (qeasy.push): its Beijing time, the dashboard link and the @-mentions it carries.
@@ -109,6 +111,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if budget_url and not re.match(r"^(rediss?|unix)://\S+$", budget_url):
         raise SettingsError("QEASY_BUDGET_URL must be a Redis URL, redis://host:6379/0 (unset: the call "
                             "budget lives in QEASY_HOME, for one host)")
+    celery_broker, celery_backend = _celery(get)
     for name in ("QEASY_FEISHU_WEBHOOK", "QEASY_DINGTALK_WEBHOOK"):
         if get(name) and not re.match(r"^https?://\S+$", get(name)):
             raise SettingsError(f"{name} must be an http(s):// URL")
@@ -140,10 +143,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_anomaly_rate=_ratio(get, "QEASY_MAX_ANOMALY_RATE", 0.05),
         first_day=first_day(env),
         budget_url=budget_url,
+        celery_broker=celery_broker,
+        celery_backend=celery_backend,
         dashboard_access_file=_readable(get("QEASY_DASHBOARD_ACCESS"), load_access),
         dashboard_secret=get("QEASY_DASHBOARD_SECRET") or "",
         **_push(get),
     )
+
+
+def _celery(get: Callable[[str], str | None]) -> tuple[str, str]:
+    """QEASY_CELERY_BROKER and QEASY_CELERY_BACKEND (default rpc://, which needs an AMQP broker)."""
+    broker, backend = get("QEASY_CELERY_BROKER") or "", get("QEASY_CELERY_BACKEND") or "rpc://"
+    if broker and not re.match(r"^(py)?amqps?://\S+$|^rediss?://\S+$", broker):
+        raise SettingsError("QEASY_CELERY_BROKER must be a RabbitMQ or Redis URL, "
+                            "pyamqp://user:password@host:5672// or redis://host:6379/1 (unset: no Celery)")
+    if broker and backend == "rpc://" and broker.startswith("redis"):
+        raise SettingsError("QEASY_CELERY_BACKEND must be set with a Redis broker (rpc:// results need "
+                            "RabbitMQ), e.g. redis://host:6379/2")
+    return broker, backend
 
 
 def first_day(env: Mapping[str, str] | None = None) -> date:

@@ -5,6 +5,7 @@ import warnings
 import dagster as dg
 
 from jobs import jobs
+from jobs.distributed import executor
 from jobs.push import push_schedule
 from jobs.schedules import schedules
 from qeasy.progress import progress
@@ -37,7 +38,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster serves, wired to the resources the settings describe."""
     return dg.Definitions(assets=ASSETS, jobs=jobs, schedules=[*schedules, push_schedule(settings.push_at)],
                           sensors=[*sensors, AUTOMATION],
-                          resources=build_resources(settings), loggers=LOGGERS)
+                          resources=build_resources(settings), loggers=LOGGERS, executor=executor(settings))
 
 
 defs = build_definitions(load_settings())

@@ -1,5 +1,6 @@
 """Shared fixtures: sandboxes served over real HTTP on free loopback ports, and a signed caller."""
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -11,6 +12,10 @@ from qeasy.sandbox import DirtyRates, FaultSettings, SandboxConfig, SandboxServe
 
 PINNED = "2026-11-20 12:00:00"  # tests pin the merchant's clock: same seed, same bytes
 FAST = {"per_second": 10_000, "per_minute": 1_000_000}  # limits out of the way
+# The services this machine kind runs (the env entry's machine page); a test that needs one is
+# skipped, saying so, where it is absent, and CI fails on the skip (pytest_sessionfinish).
+POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 class Caller:
@@ -64,6 +69,42 @@ def make_sandbox() -> Iterator[Callable[..., tuple[SandboxServer, Caller]]]:
 def fast(make_sandbox) -> tuple[SandboxServer, Caller]:
     """A sandbox with the rate limits raised out of the way."""
     return make_sandbox(**FAST)
+
+
+@pytest.fixture
+def postgres_url():
+    """A new, empty database on the local PostgreSQL server, dropped afterwards."""
+    import psycopg2
+
+    name = f"qeasy_prod_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg2.connect(f"{POSTGRES.replace('+psycopg2', '')}/postgres", connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"needs the PostgreSQL server at 127.0.0.1:5432 ({str(exc).strip()[:120]}); this machine "
+                    "kind runs one (see the env entry's machine page)")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    yield f"{POSTGRES}/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis server this machine kind runs, emptied of budgets of earlier tests."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS, socket_connect_timeout=2)
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"needs the Redis server at 127.0.0.1:6379 ({type(exc).__name__}); this machine kind "
+                    "runs one (see the env machine page)")
+    for key in client.scan_iter("qeasy:erp-budget:*"):
+        client.delete(key)
+    return REDIS
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -75,7 +75,6 @@ def test_accounts_do_not_share_a_budget_and_the_file_names_no_credential(tmp_pat
 
 
 # ---- one budget for every host: Redis ---------------------------------------------------------
-REDIS = "redis://127.0.0.1:6379/0"
 # Each process has its own state directory, as two hosts would: only Redis is shared.
 CALLER = """import sys
 from pathlib import Path
@@ -87,22 +86,6 @@ client = ErpClient(url, key, secret, token, budget)
 for _ in range(int(calls)):
     client.call("/open/shops/query", {"page_index": 1, "page_size": 100}, CallStats())
 """
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The local Redis server this machine kind runs, emptied of budgets of earlier tests."""
-    import redis
-
-    try:
-        client = redis.Redis.from_url(REDIS, socket_connect_timeout=2)
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"needs the Redis server at 127.0.0.1:6379 ({type(exc).__name__}); this machine kind "
-                    "runs one (see the env machine page)")
-    for key in client.scan_iter("qeasy:erp-budget:*"):
-        client.delete(key)
-    return REDIS
 
 
 def _hosts(server, tmp_path, shared: str, calls: int = 30) -> dict:

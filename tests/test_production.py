@@ -10,15 +10,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 import httpx
-import psycopg2
-import pytest
 import yaml
 
 from qeasy.runner import DAGSTER_YAML
@@ -31,7 +28,6 @@ from tests.webhook_receiver import Receiver, bot_env
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
-POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 LAST = date.fromisoformat(PINNED[:10]) - timedelta(days=1)
 DAYS = [LAST - timedelta(days=k) for k in range(6, -1, -1)]
 # Stopped for the test: they would start runs of their own (today's near-real-time pull, replays, the
@@ -42,24 +38,6 @@ RUN = """mutation($params: ExecutionParams!) { launchRun(executionParams: $param
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
 LAUNCH = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
-
-
-@pytest.fixture
-def postgres_url():
-    """A new, empty database on the local PostgreSQL server, dropped afterwards."""
-    name = f"qeasy_prod_{uuid.uuid4().hex[:8]}"
-    try:
-        admin = psycopg2.connect(f"{POSTGRES.replace('+psycopg2', '')}/postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"needs the PostgreSQL server at 127.0.0.1:5432 ({str(exc).strip()[:120]}); this machine "
-                    "kind runs one (see the env entry's machine page)")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    yield f"{POSTGRES}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
 
 
 class Services:
@@ -106,6 +84,11 @@ class Services:
             stop(process)
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without qeasy's, the ERP's or Dagster's settings: a host's start."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("JST_", "QEASY_", "DAGSTER_"))}
+
+
 def bin_of(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
@@ -118,8 +101,7 @@ def test_backfill_through_the_daemon_on_postgres_survives_kill_9_of_the_daemon(m
     dagster_home.mkdir()
     shutil.copy(DEPLOY / "dagster.yaml", dagster_home / "dagster.yaml")
     code_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JST_", "QEASY_", "DAGSTER_"))}
-    env |= env_for(server, tmp_path / "home") | bot_env(receiver) | {
+    env = clean_environment() | env_for(server, tmp_path / "home") | bot_env(receiver) | {
         "DAGSTER_HOME": str(dagster_home), "DAGSTER_PG_URL": postgres_url,
         "QEASY_CODE_SERVER_HOST": "127.0.0.1", "QEASY_CODE_SERVER_PORT": str(code_port),
         "QEASY_ALERT_MIN_ORDERS": "1"}
@@ -219,6 +201,8 @@ def test_the_image_and_the_helm_values_match_the_tested_layout() -> None:
     packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - {"tests"}
     assert packages <= copied and all((ROOT / name).is_dir() for name in copied)
     assert "COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml" in dockerfile
+    assert "COPY deploy/celery.yaml /opt/dagster/celery.yaml" in dockerfile  # the workers' settings
+    assert "'.[prod]'" in dockerfile  # dagster-postgres and dagster-celery
     assert re.search(r'"-m", "qeasy_assets.definitions",\s*\\\s*"--location-name", "qeasy"', dockerfile)
 
     values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())

@@ -1,7 +1,6 @@
 """The daily push's schedule through a real `dagster-daemon` on the instance qeasy writes: a daemon
 that saw the schedule, was down at push time and came back sends the push once per channel."""
 
-import os
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from qeasy.runner import DAGSTER_YAML
 from qeasy.sandbox.process import free_port
 from qeasy.warehouse.clickhouse import session
 from tests.dev_helpers import stop
-from tests.test_production import STOPPED_SENSORS, Services, bin_of
+from tests.test_production import STOPPED_SENSORS, Services, bin_of, clean_environment
 from tests.webhook_receiver import Receiver, bot_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +38,9 @@ def test_a_daemon_down_at_push_time_sends_the_push_once_when_it_comes_back(tmp_p
     (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)  # what `qeasy dev` / `qeasy run` write
     receiver = Receiver()
     code_port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JST_", "QEASY_", "DAGSTER_"))}
-    env |= bot_env(receiver) | {"QEASY_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(dagster_home),
-                                "QEASY_PUSH_AT": tick.strftime("%H:%M")}
+    env = clean_environment() | bot_env(receiver) | {
+        "QEASY_HOME": str(tmp_path / "home"), "DAGSTER_HOME": str(dagster_home),
+        "QEASY_PUSH_AT": tick.strftime("%H:%M")}
     services = Services(tmp_path, env)
     grpc = ["--grpc-host", "127.0.0.1", "--grpc-port", str(code_port)]
     try:

@@ -24,6 +24,7 @@ from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns
 from qeasy_assets.dwd.assets import dwd_key
 from qeasy_assets.ods.assets import SHOP_LIST_REFRESH, ods_key
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
+from qeasy_assets.queues import ON_STAGING_HOST
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 from resources.quality import QualityResource
@@ -40,6 +41,7 @@ def _anomalies(rows: pl.DataFrame) -> int:
 
 
 @dg.asset(
+    op_tags=ON_STAGING_HOST,
     deps=[ods_key("shop")],
     group_name="dim",
     kinds={"polars", "clickhouse"},
@@ -93,6 +95,7 @@ def _look_up(erp: JushuitanResource, sku_ids: list[str], stats: CallStats) -> li
 
 
 @dg.asset(
+    op_tags=ON_STAGING_HOST,
     deps=[ods_key("sku"), *(dwd_key(dataset) for dataset in FACTS)],
     group_name="dim",
     kinds={"api", "polars", "clickhouse"},

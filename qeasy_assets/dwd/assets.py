@@ -15,6 +15,7 @@ from qeasy_assets.columns import COLUMN_SCHEMA, dwd_columns, markdown_table
 from qeasy_assets.dwd.checks import check_specs, results
 from qeasy_assets.ods.assets import ods_key
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
+from qeasy_assets.queues import ON_STAGING_HOST
 from resources.clickhouse import ClickHouseResource
 from resources.quality import QualityResource
 
@@ -67,6 +68,7 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         freshness_policy=NEAR_REAL_TIME,
         check_specs=check_specs(key, daily),
+        op_tags=ON_STAGING_HOST,
         metadata={"duckdb_table": f"dwd.{dataset}", "grain": ", ".join(shape.key),
                   COLUMN_SCHEMA: dwd_columns(dataset)},
     )

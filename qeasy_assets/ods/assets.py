@@ -20,6 +20,7 @@ from qeasy.ingest.staging import staged_until, store
 from qeasy.warehouse.publish import insert
 from qeasy_assets.columns import ods_columns
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
+from qeasy_assets.queues import ON_STAGING_HOST
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 
@@ -106,6 +107,7 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
         automation_condition=None if partitioned else SHOP_LIST_REFRESH,
         check_specs=checks,
         freshness_policy=NEAR_REAL_TIME if partitioned else None,
+        op_tags=ON_STAGING_HOST,
         metadata={"api_path": endpoint.path, "primary_key": ", ".join(endpoint.primary_key),
                   "duckdb_table": f"ods.{endpoint.dataset}", "dagster/column_schema": ods_columns()},
     )

@@ -16,6 +16,7 @@ from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns, markdown_tab
 from qeasy_assets.dwd.assets import dwd_key
 from qeasy_assets.ods.assets import ods_key
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
+from qeasy_assets.queues import ON_STAGING_HOST
 from qeasy_assets.warehouse.checks import CHECKS, HEALTH_CHECK, evaluate, evaluate_health
 from resources.alerting import AlertingResource
 from resources.clickhouse import ClickHouseResource
@@ -189,6 +190,7 @@ def glance(client: Client, day: date, min_orders: int) -> dict[str, dict]:
     check_specs=CHECKS,
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    op_tags=ON_STAGING_HOST,  # the refresh reads DWD staging
 )
 def warehouse_assets(
     context: dg.AssetExecutionContext,
