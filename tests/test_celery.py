@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -111,7 +112,9 @@ def test_a_backfill_on_two_celery_workers_stays_in_budget_and_survives_kill_9_of
         "DAGSTER_HOME": str(dagster_home), "DAGSTER_PG_URL": postgres_url,
         "QEASY_CODE_SERVER_HOST": "127.0.0.1", "QEASY_CODE_SERVER_PORT": str(code_port),
         "QEASY_BUDGET_URL": redis_url, "QEASY_CLICKHOUSE_DSN": f"chdb://{shared / 'clickhouse'}",
-        "QEASY_CELERY_BROKER": broker, "QEASY_CELERY_BACKEND": "rpc://"}
+        "QEASY_CELERY_BROKER": broker, "QEASY_CELERY_BACKEND": "rpc://",
+        # dagster-celery starts `celery` from PATH, as an activated virtualenv has it
+        "PATH": f"{Path(bin_of('celery')).parent}:{os.environ['PATH']}"}
     homes = {name: tmp_path / name for name in ("code-host", "staging-host", "other-host")}
     services = {name: Services(tmp_path, base | env_for(server, home)) for name, home in homes.items()}
     code = services["code-host"]
@@ -142,8 +145,8 @@ def test_a_backfill_on_two_celery_workers_stays_in_budget_and_survives_kill_9_of
             # kill -9 of the staging host's worker while it pulls sales-out (a few pages in), then the
             # worker back, as a supervisor restarts it.
             sales = ENDPOINTS["sales_out"].path
-            code.wait(lambda: caller.admin("stats").get(sales, {}).get("calls", 0) >= 10, 600,
-                      "the backfill's sales-out pull")
+            workers = [services[host].processes[host] for host in worker]
+            code.wait(lambda: _pulling(caller, sales, workers), 600, "the backfill's sales-out pull")
             staging_worker = services["staging-host"].processes["staging-host"]
             _killpg(staging_worker)
             time.sleep(3)
@@ -171,6 +174,13 @@ def test_a_backfill_on_two_celery_workers_stays_in_budget_and_survives_kill_9_of
     finally:
         for each in services.values():
             each.stop_all()
+
+
+def _pulling(caller, path: str, workers: list[subprocess.Popen]) -> bool:
+    """True once the sandbox has answered 10 calls of `path`; a worker that died fails the test."""
+    dead = [worker.args for worker in workers if worker.poll() is not None]
+    assert not dead, f"a Celery worker stopped: {dead}"
+    return caller.admin("stats").get(path, {}).get("calls", 0) >= 10
 
 
 def _killpg(process: subprocess.Popen) -> None:
