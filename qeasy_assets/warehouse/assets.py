@@ -224,7 +224,8 @@ def warehouse_assets(
     key=HEALTH,
     description="ERP API health by hour and dataset (异常监控): calls, errors, throttling, retries, p95 "
     "latency.",
-    deps=[ods_key(name) for name in ENDPOINTS],  # their pulls record it in ops_api_calls
+    # Every step that calls the ERP records its calls in ops_api_calls: the pulls and the SKU lookups.
+    deps=[*(ods_key(name) for name in ENDPOINTS), dg.AssetKey("dim_sku")],
     check_specs=[HEALTH_CHECK],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
