@@ -24,12 +24,10 @@ from qeasy.settings import SettingsError, load_settings
 from qeasy_assets.definitions import build_definitions
 from qeasy_assets.queues import DEFAULT_QUEUE, QUEUE_TAG, STAGING_QUEUE
 from tests.conftest import PINNED
-from tests.dev_helpers import answers
 from tests.ingest_helpers import env_for
 from tests.test_production import (
     DAYS,
     DEPLOY,
-    STOPPED_SENSORS,
     Services,
     bin_of,
     clean_environment,
@@ -118,25 +116,15 @@ def test_a_backfill_on_two_celery_workers_stays_in_budget_and_survives_kill_9_of
     homes = {name: tmp_path / name for name in ("code-host", "staging-host", "other-host")}
     services = {name: Services(tmp_path, base | env_for(server, home)) for name, home in homes.items()}
     code = services["code-host"]
-    workspace = ["-w", str(DEPLOY / "workspace.yaml")]
-    worker = {"staging-host": [bin_of("dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                               "-y", str(DEPLOY / "celery.yaml"), "-q", STAGING_QUEUE, "--name", "staging"],
-              "other-host": [bin_of("dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                             "-y", str(DEPLOY / "celery.yaml"), "-q", DEFAULT_QUEUE, "--name", "other"]}
+    worker = {"staging-host": _worker(STAGING_QUEUE, "staging"),
+              "other-host": _worker(DEFAULT_QUEUE, "other")}
     try:
-        code.start_code_server(code_port)
-        for sensor in STOPPED_SENSORS:
-            code.dagster("sensor", "stop", sensor, *workspace)
-        code.start("webserver", bin_of("dagster-webserver"), *workspace, "-h", "127.0.0.1",
-                   "-p", str(code.web_port))
-        code.start("daemon", bin_of("dagster-daemon"), "run", *workspace)
+        graphql = code.start_dagster(code_port)
         for host, command in worker.items():
             services[host].start(host, *command)
-        graphql = f"http://127.0.0.1:{code.web_port}/graphql"
 
         monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)  # this test reads the same instance
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-            code.wait(lambda: answers(graphql.replace("graphql", "server_info")), 120, "the webserver")
             shops = launch_job(graphql, "shops")
             code.wait(lambda: instance.get_run_by_id(shops).is_finished, 300, "the shops run")
             assert instance.get_run_by_id(shops).status == dg.DagsterRunStatus.SUCCESS, code.logs()
@@ -174,6 +162,12 @@ def test_a_backfill_on_two_celery_workers_stays_in_budget_and_survives_kill_9_of
     finally:
         for each in services.values():
             each.stop_all()
+
+
+def _worker(queue: str, name: str) -> list[str]:
+    """A Celery worker of `queue` as deploy/celery.yaml starts one."""
+    return [bin_of("dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
+            "-y", str(DEPLOY / "celery.yaml"), "-q", queue, "--name", name]
 
 
 def _pulling(caller, path: str, workers: list[subprocess.Popen]) -> bool:

@@ -62,6 +62,23 @@ class Services:
         self.wait(lambda: subprocess.run(health, env=self.env, capture_output=True).returncode == 0, 120,
                   "the code server")
 
+    def start_dagster(self, code_port: int) -> str:
+        """The layout of deploy/: the code server, then (its run-starting sensors stopped) the
+        webserver and the daemon on deploy/workspace.yaml; the webserver's GraphQL URL once it answers."""
+        workspace = ["-w", str(DEPLOY / "workspace.yaml")]
+        self.start_code_server(code_port)
+        for sensor in STOPPED_SENSORS:
+            self.dagster("sensor", "stop", sensor, *workspace)
+        self.start("webserver", bin_of("dagster-webserver"), *workspace, "-h", "127.0.0.1",
+                   "-p", str(self.web_port))
+        self.start_daemon()
+        graphql = f"http://127.0.0.1:{self.web_port}/graphql"
+        self.wait(lambda: answers(graphql.replace("graphql", "server_info")), 120, "the webserver")
+        return graphql
+
+    def start_daemon(self) -> None:
+        self.start("daemon", bin_of("dagster-daemon"), "run", "-w", str(DEPLOY / "workspace.yaml"))
+
     def dagster(self, *arguments: str) -> str:
         done = subprocess.run([bin_of("dagster"), *arguments], cwd=ROOT, env=self.env, capture_output=True,
                               text=True, timeout=180)
@@ -106,16 +123,8 @@ def test_backfill_through_the_daemon_on_postgres_survives_kill_9_of_the_daemon(m
         "QEASY_CODE_SERVER_HOST": "127.0.0.1", "QEASY_CODE_SERVER_PORT": str(code_port),
         "QEASY_ALERT_MIN_ORDERS": "1"}
     services = Services(tmp_path, env)
-    workspace = ["-w", str(DEPLOY / "workspace.yaml")]
     try:
-        services.start_code_server(code_port)
-        for sensor in STOPPED_SENSORS:
-            services.dagster("sensor", "stop", sensor, *workspace)
-        services.start("webserver", bin_of("dagster-webserver"), *workspace, "-h", "127.0.0.1",
-                       "-p", str(services.web_port))
-        services.start("daemon", bin_of("dagster-daemon"), "run", *workspace)
-        graphql = f"http://127.0.0.1:{services.web_port}/graphql"
-        services.wait(lambda: answers(graphql.replace("graphql", "server_info")), 120, "the webserver")
+        graphql = services.start_dagster(code_port)
 
         monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)  # this test reads the same instance
         with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
@@ -132,7 +141,7 @@ def test_backfill_through_the_daemon_on_postgres_survives_kill_9_of_the_daemon(m
             daemon.wait(timeout=30)
             assert status(instance, backfill) == "REQUESTED"  # its run is still going
             time.sleep(5)
-            services.start("daemon", bin_of("dagster-daemon"), "run", *workspace)
+            services.start_daemon()
             services.wait(lambda: done(instance, backfill), 900, "the backfill to end")
             assert status(instance, backfill) == "COMPLETED_SUCCESS", services.logs()
             finished = runs(instance, backfill, None)
