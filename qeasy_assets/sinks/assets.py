@@ -12,7 +12,7 @@ from qeasy_assets.partitions import daily, partition_days
 from resources.clickhouse import ClickHouseResource
 from resources.mysql import MySqlResource
 
-SINK = "mysql_unique_code_flow"
+SINK = "sink_mysql_unique_code_flow"
 
 
 @dg.asset(
