@@ -8,7 +8,7 @@ Schedules are in `jobs/schedules.py`."""
 import dagster as dg
 
 from jobs.push import push_job
-from qeasy.cleanse.shapes import FACTS
+from qeasy.cleanse.shapes import CLEANSED
 from qeasy.erp.endpoints import ENDPOINTS
 
 SHOPS = dg.AssetSelection.assets("ods_shop", "dim_shop")
@@ -35,7 +35,7 @@ nrt_job = dg.define_asset_job(
     config={"ops": {
         **{f"ods_{name}": {"config": {"since_staged": True}}
            for name, endpoint in ENDPOINTS.items() if endpoint.window_days is not None},
-        **{f"dwd_{name}": {"config": {"changed_only": True}} for name in FACTS},
+        **{f"dwd_{name}": {"config": {"changed_only": True}} for name in CLEANSED},
     }},
     description="Near-real-time refresh of today: pull what changed in the ERP since the last pull, "
     "cleanse just that, republish the records it changes and recompute the metric days they touch.",

@@ -67,6 +67,7 @@ class Settings:
     dingtalk_at_mobiles: tuple[str, ...] = field(default=(), repr=False)  # personal data
     dingtalk_at_all: bool = False
     feishu_at: tuple[str, ...] = ()  # open_ids, or "all"
+    mysql_dsn: str = field(default="", repr=False)  # set: the unique-code flow is copied to MySQL
 
     @property
     def uses_sandbox(self) -> bool:
@@ -147,8 +148,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         celery_backend=celery_backend,
         dashboard_access_file=_readable(get("QEASY_DASHBOARD_ACCESS"), load_access),
         dashboard_secret=get("QEASY_DASHBOARD_SECRET") or "",
+        mysql_dsn=_mysql(get("QEASY_MYSQL_DSN")),
         **_push(get),
     )
+
+
+def _mysql(dsn: str | None) -> str:
+    """QEASY_MYSQL_DSN checked (never echoed: it holds a password), with PyMySQL installed."""
+    if dsn is None:
+        return ""
+    from qeasy.sinks.mysql import parse_dsn
+
+    try:
+        parse_dsn(dsn)
+    except ValueError as exc:
+        raise SettingsError(f"QEASY_MYSQL_DSN {exc} (unset it to copy nothing to MySQL)") from None
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
+        raise SettingsError("QEASY_MYSQL_DSN is set but PyMySQL is not installed: "
+                            "pip install 'qeasy[mysql]'") from None
+    return dsn
 
 
 def _celery(get: Callable[[str], str | None]) -> tuple[str, str]:

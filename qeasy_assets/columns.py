@@ -29,6 +29,8 @@ NOTES = {
     "anomaly_reason": "why the row is flagged, '; '-separated; empty when clean",
     "sku_missing": "1 when the SKU is not (yet) in dim_sku: attributes NULL until it is looked up by id",
     "ts": "record version: the highest wins (latest-version rule)",
+    "inout_type_label": "出入库类型 Chinese label of inout_type, from the configurable mapping; "
+                        "NULL (and the row flagged) for a code outside it",
     "sku_name": "SKU name from dim_sku",
     "category": "SKU category from dim_sku",
     "shop_name": "shop name from dim_shop (the order's own when the shop is unknown)",
@@ -79,6 +81,8 @@ KINDS = {
     Kind.BOOL: ("BOOLEAN", "flag"),
     Kind.VERSION: ("BIGINT", NOTES["ts"]),
     Kind.STATUS: ("VARCHAR", "raw status: a value outside the label mapping flags the row"),
+    Kind.CODE: ("BIGINT", "coded part of the grain: missing or unparseable quarantines the record, "
+                "a code outside the label mapping flags the row"),
 }
 
 
@@ -154,10 +158,9 @@ def dwd_columns(dataset: str) -> dg.TableSchema:
         kind, meaning = KINDS[field.kind]
         source = f"{shape.lines}[].{field.name}" if field in shape.line else field.name
         columns.append(dg.TableColumn(field.out, kind, description=f"{meaning} (API field `{source}`)"))
-    if shape.status:
-        columns.append(dg.TableColumn("status_label", "VARCHAR", description=NOTES["status_label"]))
-    if shape.biz_time:
-        columns.append(dg.TableColumn("biz_date", "DATE", description=NOTES["biz_date"]))
+    types = {"biz_date": "DATE", "ts": "BIGINT"}
+    for name in shape.added:
+        columns.append(dg.TableColumn(name, types.get(name, "VARCHAR"), description=NOTES.get(name)))
     columns += [dg.TableColumn("is_anomaly", "UTINYINT", description=NOTES["is_anomaly"]),
                 dg.TableColumn("anomaly_reason", "VARCHAR", description=NOTES["anomaly_reason"])]
     return dg.TableSchema(columns=columns)

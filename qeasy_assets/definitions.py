@@ -22,6 +22,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 from qeasy_assets.dims.assets import dim_shop, dim_sku  # noqa: E402
 from qeasy_assets.dwd.assets import dwd_assets  # noqa: E402
 from qeasy_assets.ods.assets import ods_assets  # noqa: E402
+from qeasy_assets.sinks.assets import mysql_unique_code_flow  # noqa: E402
 from qeasy_assets.warehouse.assets import pipeline_health, warehouse_assets  # noqa: E402
 
 ASSETS = [*ods_assets, *dwd_assets, dim_sku, dim_shop, warehouse_assets, pipeline_health]
@@ -36,7 +37,10 @@ LOGGERS = {"console": dg.colored_console_logger, "progress": progress}
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Everything Dagster serves, wired to the resources the settings describe."""
-    return dg.Definitions(assets=ASSETS, jobs=jobs, schedules=[*schedules, push_schedule(settings.push_at)],
+    # The MySQL sink exists only with a DSN: without one nothing is attempted.
+    sinks = [mysql_unique_code_flow] if settings.mysql_dsn else []
+    return dg.Definitions(assets=[*ASSETS, *sinks], jobs=jobs,
+                          schedules=[*schedules, push_schedule(settings.push_at)],
                           sensors=[*sensors, AUTOMATION],
                           resources=build_resources(settings), loggers=LOGGERS, executor=executor(settings))
 

@@ -1,5 +1,6 @@
 """Dagster resources built from qeasy's settings: the ERP account, DuckDB staging, the ClickHouse
-warehouse, the marts' settings, the data-quality settings and the alert channels."""
+warehouse, the marts' settings, the data-quality settings, the alert channels and, when
+QEASY_MYSQL_DSN is set, the MySQL sink."""
 
 import os
 
@@ -11,6 +12,7 @@ from resources.alerting import AlertingResource
 from resources.clickhouse import ClickHouseResource
 from resources.jushuitan import JushuitanResource
 from resources.marts import MartsResource
+from resources.mysql import MySqlResource
 from resources.quality import QualityResource
 
 
@@ -21,7 +23,9 @@ def _env_or(name: str, fallback: str) -> str | dg.EnvVar:
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     settings.home.mkdir(parents=True, exist_ok=True)
-    return {
+    sink = {"mysql": MySqlResource(dsn=_env_or("QEASY_MYSQL_DSN", settings.mysql_dsn))} \
+        if settings.mysql_dsn else {}
+    return sink | {
         "erp": JushuitanResource(
             base_url=_env_or("JST_BASE_URL", settings.jst_base_url or ""),
             app_key=_env_or("JST_APP_KEY", settings.jst_app_key),

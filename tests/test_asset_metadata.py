@@ -1,6 +1,7 @@
 """What the Dagster UI shows of each asset: layer, kinds, description, owners, column schemas that
 match the tables really written, freshness policies, and materialisation metadata read at a glance."""
 
+import os
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -58,6 +59,20 @@ def test_every_asset_has_a_layer_kinds_a_description_and_owners() -> None:
     assert kinds["dim_sku"] == {"api", "polars", "clickhouse"}
 
 
+def test_the_mysql_sink_is_an_asset_of_its_own_layer_only_with_a_dsn(tmp_path) -> None:
+    from qeasy.settings import load_settings
+    from qeasy_assets.definitions import build_definitions
+
+    assert not [node for node in _nodes() if node.group_name == "sink"] or "QEASY_MYSQL_DSN" in os.environ
+    env = {"QEASY_HOME": str(tmp_path / "home"), "QEASY_MYSQL_DSN": "mysql://u:pw@127.0.0.1:3306/qeasy"}
+    with_sink = build_definitions(load_settings(env))
+    (node,) = [node for node in with_sink.resolve_asset_graph().asset_nodes if node.group_name == "sink"]
+    assert node.key.to_user_string() == "sink_mysql_unique_code_flow"
+    assert node.kinds == {"clickhouse", "mysql"} and node.owners == ["team:data-platform"]
+    assert node.description and "\n" not in node.description.strip()
+    assert {key.to_user_string() for key in node.parent_keys} == {"dws_unique_code_flow"}
+
+
 def test_freshness_policies_follow_the_refresh_cadence() -> None:
     policies = {node.key.to_user_string(): node.freshness_policy for node in _nodes()}
     minutes = dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=15),
@@ -78,7 +93,7 @@ def test_the_ddl_is_split_at_top_level_commas_only() -> None:
 
 def test_clickhouse_column_schemas_equal_the_migrated_tables(tmp_path) -> None:
     nodes = [node for node in _nodes() if node.group_name in ("dim", "dws", "ads")]
-    assert len(nodes) == 17  # 2 dims, 4 wide tables, 11 metric tables
+    assert len(nodes) == 18  # 2 dims, 5 wide tables, 11 metric tables
     with session(f"chdb://{tmp_path / 'clickhouse'}", "qeasy") as client:  # runs the migrations
         for node in nodes:
             schema = node.metadata[COLUMN_SCHEMA]
@@ -95,7 +110,7 @@ def test_staging_column_schemas_equal_the_tables_a_run_writes(run) -> None:
         def columns(table: str) -> list[tuple[str, str]]:
             return [(row[0], row[1]) for row in conn.execute(f"DESCRIBE {table}").fetchall()]
 
-        for dataset in ("sales_out", "after_sale", "inventory"):
+        for dataset in ("sales_out", "after_sale", "inventory", "unique_code"):
             schema = schemas[f"dwd_{dataset}"]
             assert [(c.name, c.type) for c in schema.columns] == columns(f"dwd.{dataset}"), dataset
         ods = [(c.name, c.type) for c in ods_columns().columns]

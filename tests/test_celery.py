@@ -64,7 +64,8 @@ def test_every_step_that_uses_staging_goes_to_the_staging_hosts_queue(tmp_path) 
     from dagster_celery import defaults, tags
 
     assert (tags.DAGSTER_CELERY_QUEUE_TAG, defaults.task_default_queue) == (QUEUE_TAG, DEFAULT_QUEUE)
-    defs = build_definitions(load_settings({"QEASY_HOME": str(tmp_path), "QEASY_CELERY_BROKER": f"{AMQP}//"}))
+    defs = build_definitions(load_settings({"QEASY_HOME": str(tmp_path), "QEASY_CELERY_BROKER": f"{AMQP}//",
+                                            "QEASY_MYSQL_DSN": "mysql://qeasy@127.0.0.1:3306/qeasy"}))
     queues = {}
     for name in ("main", "shops", "ingest"):
         job = defs.resolve_job_def(name)
@@ -75,6 +76,8 @@ def test_every_step_that_uses_staging_goes_to_the_staging_hosts_queue(tmp_path) 
             assert (queue == STAGING_QUEUE) == uses_staging, node.name
             queues[node.name] = queue
     assert queues["ads_pipeline_health_hourly"] == DEFAULT_QUEUE
+    assert queues["sink_mysql_unique_code_flow"] == DEFAULT_QUEUE  # reads only the warehouse
+    assert queues["dwd_unique_code"] == STAGING_QUEUE
     # Seconds-long runs and the one-step push stay in one process.
     assert {defs.resolve_job_def(name).executor_def.name for name in ("nrt", "push")} == {"in_process"}
     plain = build_definitions(load_settings({"QEASY_HOME": str(tmp_path)}))

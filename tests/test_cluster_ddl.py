@@ -16,6 +16,7 @@ from qeasy.warehouse.schema import MIGRATIONS
 ROOT = Path(__file__).parents[1]
 CLUSTER = "qeasy_cluster"
 FACTS_AND_METRICS = ("dws_sale_out", "dws_after_sale", "dws_inventory", "dws_inventory_daily",
+                     "dws_unique_code_flow",
                      "ads_shop_daily", "ads_sku_after_sale_7d", "ads_inventory_turnover", "ads_sales_hourly",
                      "ads_region_daily", "ads_finance_daily", "ads_inventory_overview", "ads_replenishment",
                      "ads_sku_shop_daily",

@@ -72,6 +72,17 @@ def test_dirty_data_appears_at_the_configured_rates(make_sandbox) -> None:
     assert any("." in row["modified"] for row in rows)
 
 
+def test_unique_code_rows_carry_bad_inout_types_at_the_configured_rate(make_sandbox) -> None:
+    _, caller = make_sandbox(per_second=10_000, per_minute=1_000_000, orders_per_hour=400.0,
+                             dirty={"bad_inout_type": 0.05})
+    rows = caller.admin("truth", {"dataset": "unique_code", "begin": "2026-11-10 00:00:00",
+                                  "end": "2026-11-19 00:00:00"})["rows"]
+    kinds = [row["inout_type"] for row in rows]
+    assert len(rows) > 200
+    assert 99 in kinds and "销售出仓" in kinds  # out of range, and not a number at all
+    assert 0.01 < sum(kind not in (3, 4) for kind in kinds) / len(kinds) < 0.15
+
+
 def test_duplicate_rows_repeat_across_pages(make_sandbox) -> None:
     _, caller = make_sandbox(per_second=10_000, per_minute=1_000_000, dirty={"duplicate_rows": 0.5})
     seen, repeated = set(), 0

@@ -195,6 +195,11 @@ def cleanse(raw: pl.DataFrame, shape: Shape, labels: dict[str, str]) -> Cleansed
         is_anomaly=pl.col("anomaly_reason").is_not_null().cast(pl.UInt8),
         anomaly_reason=pl.col("anomaly_reason").fill_null(""),
         **({"status_label": _label(shape, labels)} if shape.status else {}),
+        **({f"{shape.code.out}_label": pl.col(shape.code.out).cast(pl.String).replace_strict(
+            labels, default=None, return_dtype=pl.String)} if shape.code else {}),
+        # Ingestion's version (-1: none readable) is the row version where the API has no `ts`.
+        **({"ts": pl.when(pl.col("version") >= 0).then(pl.col("version")).cast(pl.Int64)}
+           if shape.staged_version else {}),
         # The day a record counts on; the staged day when none of its times is usable.
         **(
             {"biz_date": pl.coalesce(*(pl.col(t).dt.date() for t in shape.biz_time), "partition_day")}
@@ -202,9 +207,7 @@ def cleanse(raw: pl.DataFrame, shape: Shape, labels: dict[str, str]) -> Cleansed
             else {}
         ),
     )
-    columns = ["partition_day", "record_key", *(f.out for f in shape.fields)]
-    columns += ["status_label"] if shape.status else []
-    columns += ["biz_date"] if shape.biz_time else []
+    columns = ["partition_day", "record_key", *(f.out for f in shape.fields), *shape.added]
     return Cleansed(
         rows.select(*columns, "is_anomaly", "anomaly_reason"),
         _quarantine(shape, records, why_record, why_line),

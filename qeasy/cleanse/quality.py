@@ -23,6 +23,10 @@ def dwd_schema(shape: Shape) -> pa.DataFrameSchema:
     }
     if shape.status:
         columns["status_label"] = pa.Column(pl.String, nullable=True)
+    if shape.code:
+        columns[f"{shape.code.out}_label"] = pa.Column(pl.String, nullable=True)
+    if shape.staged_version:
+        columns["ts"] = pa.Column(pl.Int64, nullable=True)
     if shape.biz_time:
         columns["biz_date"] = pa.Column(pl.Date)
     return pa.DataFrameSchema(

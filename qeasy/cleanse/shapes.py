@@ -21,6 +21,9 @@ class Shape:
     # The API serves only the current version (stock): every version seen is kept, because what
     # was seen is the only history there is. Others are re-read whole, so a day's rows are replaced.
     keeps_history: bool = False
+    # The rows carry no `ts`: the version ingestion staged (the version field's time, epoch ms) is
+    # the row's `ts`, so DWD and the wide table order versions the way the facts' `ts` does.
+    staged_version: bool = False
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -28,11 +31,24 @@ class Shape:
 
     @property
     def key(self) -> tuple[str, ...]:
-        return tuple(f.out for f in self.fields if f.kind in (K.ID, K.KEY))
+        return tuple(f.out for f in self.fields if f.kind in (K.ID, K.KEY, K.CODE))
 
     @property
     def status(self) -> Field | None:
         return next((f for f in self.header if f.kind is K.STATUS), None)
+
+    @property
+    def code(self) -> Field | None:
+        """The coded grain field whose label mapping is the vocabulary (unique-code inout_type)."""
+        return next((f for f in self.header if f.kind is K.CODE), None)
+
+    @property
+    def added(self) -> tuple[str, ...]:
+        """The columns cleansing adds after the fields (before the flags), in order."""
+        return (*(("status_label",) if self.status else ()),
+                *((f"{self.code.out}_label",) if self.code else ()),
+                *(("ts",) if self.staged_version else ()),
+                *(("biz_date",) if self.biz_time else ()))
 
 
 def _fields(*specs: tuple) -> tuple[Field, ...]:
@@ -41,6 +57,9 @@ def _fields(*specs: tuple) -> tuple[Field, ...]:
 
 # The fact datasets: cleansed into DWD, published as wide tables, counted in the metrics.
 FACTS = ("sales_out", "after_sale", "inventory")
+# Datasets cleansed into DWD and published as wide tables that no metric counts (yet).
+FLOWS = ("unique_code",)
+CLEANSED = FACTS + FLOWS
 
 SHAPES = {
     shape.dataset: shape
@@ -142,6 +161,22 @@ SHAPES = {
             ),
             biz_time=("modified",),
           keeps_history=True,
+        ),
+        Shape(
+            "unique_code",
+            header=_fields(
+                ("sku_sn", K.KEY),
+                ("io_id", K.ID),
+                ("inout_type", K.CODE),
+                ("o_id", K.TEXT),  # a string in this API
+                ("sku_id", K.REF),
+                ("cost_price", K.MONEY),  # arrives as a numeric string
+                ("cost_amount", K.MONEY),
+                ("create_time", K.TIME),
+                ("modified_time", K.TIME),
+            ),
+            biz_time=("create_time",),  # staged by creation day, so the staged day when unreadable
+            staged_version=True,
         ),
         Shape(
             "sku",

@@ -26,6 +26,7 @@ class DirtyRates:
     duplicate_rows: float = 0.02  # pages that repeat the previous page's last row
     ms_times: float = 0.1  # rows whose times carry milliseconds
     loose_provinces: float = 0.03  # receiver provinces written short (浙江) or with stray spaces
+    bad_inout_type: float = 0.001  # unique-code rows whose inout_type is outside 1..18 or not a number
 
 
 @dataclass(frozen=True)

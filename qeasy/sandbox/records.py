@@ -241,6 +241,10 @@ class Renderer:
         sku = int(day.line_sku[line])
         cost = float(self.catalog.cost_price[sku])
         ioi = day.io_id(i) * 10 + line - int(day.line_start[i]) + 1
+        unit_key = ioi * 100 + unit_no
+        if self._is(self.dirty.bad_inout_type, "inout", unit_key):
+            # A code the documented vocabulary lacks, or the type written out as text.
+            kind = 99 if unit(self.seed, "inout-which", unit_key) < 0.5 else "销售出仓"
         return {
             "io_id": doc,
             "o_id": str(day.o_id(i)),

@@ -204,3 +204,60 @@ def publish_inventory_daily(conn: duckdb.DuckDBPyConnection, client: Client, cha
         upsert(client, "dws_inventory_daily", "stat_date, sku_id",
                f"(stat_date, sku_id) IN (SELECT stat_date, sku_id FROM {table})", version,
                lambda stage: insert(client, stage, daily))
+
+
+# The unique-code flow: its grain is its record key (sku_sn|io_id|inout_type), immutable rows in
+# practice, still published by the latest-version rule. No metric counts it, so it notes no days.
+FLOW_TABLE = "dws_unique_code_flow"
+FLOW_GRAIN = "sku_sn, io_id, inout_type"
+FLOW_KEYS = {"sku_sn": pl.String, "io_id": pl.Int64, "inout_type": pl.Int64}
+LATEST_FLOWS = f"""
+    WITH touched AS (SELECT DISTINCT {FLOW_GRAIN} FROM dwd.unique_code
+                     WHERE record_key IN (SELECT k FROM changed_keys))
+    SELECT d.* FROM dwd.unique_code d JOIN touched USING ({FLOW_GRAIN})
+    QUALIFY row_number() OVER (PARTITION BY {FLOW_GRAIN}
+        ORDER BY ts DESC NULLS LAST, modified_time DESC NULLS LAST, partition_day DESC) = 1"""
+
+
+def flow_keys(record_keys: pl.Series) -> pl.DataFrame:
+    """The grain of staged unique-code record keys ('sku_sn|io_id|inout_type'); a key that is not
+    such a triple (a record missing part of it) never reached DWD, so it has nothing to delete."""
+    parts = record_keys.cast(pl.String).str.extract_groups(r"^(.*)\|([^|]*)\|([^|]*)$")
+
+    def integer(name: str) -> pl.Expr:
+        return pl.col(name).cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
+
+    return (pl.DataFrame({"p": parts}).unnest("p")
+            .select(sku_sn=pl.col("1").str.strip_chars(), io_id=integer("2"), inout_type=integer("3"))
+            .drop_nulls().unique())
+
+
+def publish_flow(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, keys: pl.Series,
+                 version: int, published: pl.DataFrame | None = None) -> int:
+    """Republish the unique-code rows of the records `keys` (record keys) from their latest versions
+    in DWD, and delete the published rows of those keys (and of `published`, grains: a rebuild) that
+    DWD no longer has; the records republished."""
+    records = 0
+    extra = published if published is not None else pl.DataFrame(schema=FLOW_KEYS)
+    chunks = list(_chunks(keys.cast(pl.String))) or ([pl.Series([], dtype=pl.String)] if extra.height else [])
+    for n, chunk in enumerate(chunks):
+        conn.register("changed_keys", pl.DataFrame({"k": chunk}).to_arrow())
+        try:
+            new = pl.from_arrow(conn.execute(LATEST_FLOWS).to_arrow_table())
+        finally:
+            conn.unregister("changed_keys")
+        scope = pl.concat([flow_keys(chunk), new.select(FLOW_KEYS.keys()), *([extra] if n == 0 else [])],
+                          how="vertical_relaxed").unique()
+        with key_table(client, scope, "sku_sn String, io_id Int64, inout_type Int64") as table:
+            where = f"({FLOW_GRAIN}) IN (SELECT {FLOW_GRAIN} FROM {table})"
+            old = client.query_df_arrow(f"SELECT {FLOW_GRAIN}, any(part_month) AS part_month "
+                                        f"FROM {FLOW_TABLE} FINAL WHERE {where} GROUP BY ALL",
+                                        dataframe_library="polars")
+            rows = _published(dims.join(new.with_columns(i_id=pl.lit(None, pl.String))))
+            # A row keeps the partition of the month it was first published in.
+            rows = rows.join(old, on=list(FLOW_KEYS), how="left").with_columns(
+                part_month=pl.coalesce("part_month", _month(pl.col("biz_date"))))
+            upsert(client, FLOW_TABLE, FLOW_GRAIN, where, version,
+                   lambda stage, rows=rows: insert(client, stage, rows))
+        records += chunk.len()
+    return records

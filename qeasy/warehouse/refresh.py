@@ -20,10 +20,13 @@ from qeasy.warehouse import state
 from qeasy.warehouse.ads import ADS, publish_metrics, window
 from qeasy.warehouse.dws import (
     FACTS,
+    FLOW_GRAIN,
+    FLOW_TABLE,
     Dimensions,
     Fact,
     found_skus,
     publish_fact,
+    publish_flow,
     publish_inventory,
     publish_inventory_daily,
 )
@@ -71,6 +74,17 @@ def _stock(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, no
     return publish_inventory(conn, client, dims, changed["record_key"], now.version)
 
 
+def _flows(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, now: state.PublishState,
+           upto: int) -> int:
+    """Republish the unique-code flow rows that changed (all, and every row published before, in a
+    rebuild)."""
+    after = now.published.get("unique_code")
+    staged = changes(conn, "unique_code", after, upto)["record_key"]
+    published = None if after is not None else client.query_df_arrow(
+        f"SELECT DISTINCT {FLOW_GRAIN} FROM {FLOW_TABLE} FINAL", dataframe_library="polars")
+    return publish_flow(conn, client, dims, staged, now.version, published)
+
+
 def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | None = None) -> Refresh:
     """Bring the published tables up to date with DWD staging (see the module docstring);
     `settings`: the marts' query parameters (resources.marts)."""
@@ -86,6 +100,8 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
             result.records[fact.dataset] = _facts(conn, client, dims, fact, now, upto)
     if table_exists(conn, "inventory"):
         result.records["inventory"] = _stock(conn, client, dims, now, upto, loaded, new_days)
+    if table_exists(conn, "unique_code"):
+        result.records["unique_code"] = _flows(conn, client, dims, now, upto)
 
     # Business days noted by the publishing above, and any a refresh that died left behind.
     pending = state.pending_days(client)
@@ -96,7 +112,8 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
                    "ads_sku_shop_daily": sales | refunds}
     metric_days |= dict.fromkeys(("ads_inventory_overview", "ads_replenishment"),
                                  metric_days["ads_inventory_turnover"])
-    rebuild = any(dataset not in now.published for dataset in result.records)
+    # The flow feeds no metric: publishing it whole for the first time rebuilds no metric day.
+    rebuild = any(dataset not in now.published for dataset in result.records if dataset in shapes.FACTS)
     stale = already - set(loaded) if rebuild else set()  # days no longer staged lose their metrics
     for table in ADS:
         days = (metric_days[table] | new_days) & set(loaded)
@@ -111,6 +128,6 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
 
     result.days |= {fact.table: sorted(pending.get(fact.dataset, set())) for fact in FACTS}
     result.days["dws_inventory_daily"] = sorted(stock)
-    tables = [fact.table for fact in FACTS] + [*STOCK, *ADS, FORECAST]
+    tables = [fact.table for fact in FACTS] + [*STOCK, FLOW_TABLE, *ADS, FORECAST]
     result.written = {table: written(client, table, now.version) for table in tables}
     return result

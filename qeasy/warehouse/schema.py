@@ -323,6 +323,39 @@ SKU_SHOP_MART = {
         "stat_date, shop_id, sku_id"),
 }
 
+# Migration 10: the unique-code in/out flow (唯一码进出流水) as a wide table, published like the
+# fact wide tables (a row keeps the partition of the month it was first published in).
+FLOW = "dws_unique_code_flow"
+FLOW_COLUMNS = [
+    ("sku_sn", "String", "唯一码 the unit's serial code"),
+    ("io_id", "Int64", "单据号 the document that moved the unit (out order; after-sale for a return)"),
+    ("inout_type", "Int64", "出入库类型 movement code, 1..18 in jushuitan-api.md"),
+    ("inout_type_label", "Nullable(String)", "出入库类型名称 label of inout_type from the configurable "
+     "mapping (1 采购入库 ... 18 其它退货); NULL, and the row flagged, for a code outside it"),
+    ("o_id", "Nullable(String)", "内部订单号 ERP order id (a string in this API)"),
+    ("sku_id", "Nullable(String)", "SKU编码 SKU id"),
+    ("i_id", "Nullable(String)", "款式编码 style id from dim_sku"),
+    ("sku_name", "Nullable(String)", "商品名称 SKU name from dim_sku"),
+    ("category", "Nullable(String)", "类目 SKU category from dim_sku"),
+    ("cost_price", f"Nullable({MONEY})", "成本价 unit cost (the API sends it as a string)"),
+    ("cost_amount", f"Nullable({MONEY})", "成本金额 cost amount of the movement"),
+    ("create_time", f"Nullable({TIME})", "创建时间 when the movement happened (Beijing time)"),
+    ("modified_time", f"Nullable({TIME})", "修改时间 last modification (Beijing time)"),
+    ("ts", "UInt64", "版本 row version: modified_time in epoch ms, the highest wins"),
+    ("is_anomaly", "UInt8", "异常 1 when the row has a defect (anomaly_reason), e.g. an unknown inout_type"),
+    ("anomaly_reason", "String", "异常原因 why the row is flagged, '; '-separated; empty when clean"),
+    ("sku_missing", "UInt8", "SKU缺失 1 when the SKU is not in dim_sku: its attributes are NULL"),
+    ("biz_date", "Date", "业务日期 Beijing day of create_time (the day partition the flow is read by)"),
+    ("source_day", "Date", "来源日 staged day the published version was read on"),
+    ("part_month", "UInt32", "分区月 month the row was first published in: its partition for good "
+     "(internal)"),
+]
+UNIQUE_CODE_FLOW = [
+    f"CREATE TABLE IF NOT EXISTS {FLOW} ({_commented(FLOW_COLUMNS)}, {PUBLISHED}, {FACT_INDEXES}) "
+    f"{ENGINE} PARTITION BY part_month ORDER BY (sku_sn, io_id, inout_type)",
+    _published_view(FLOW, f"{INTERNAL}, part_month"),
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "contract tables, latest-version views, quarantine and API health", INITIAL),
     (2, "ops_alerts: delivery state per (rule, subject, day) and channel", [
@@ -349,6 +382,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ]),
     (9, "ads_sku_shop_daily: SKU sales per shop and day (the dashboard's SKU rankings)",
      [*_marts(SKU_SHOP_MART), _forget("sales_out"), _forget("after_sale")]),
+    (10, "dws_unique_code_flow: the unique-code in/out flow with inout_type labels", UNIQUE_CODE_FLOW),
 ]
 
 

@@ -1,5 +1,5 @@
-"""DWD assets: each staged fact dataset cleansed with polars into `dwd.<dataset>` (DuckDB), flagged
-rows copied to `dq_quarantine` (ClickHouse), checked with pandera."""
+"""DWD assets: each staged fact dataset (and the unique-code flow) cleansed with polars into
+`dwd.<dataset>` (DuckDB), flagged rows copied to `dq_quarantine` (ClickHouse), checked with pandera."""
 
 
 import dagster as dg
@@ -9,7 +9,7 @@ from pydantic import Field
 
 from qeasy.cleanse.dwd import cleanse_days, unstaged_days
 from qeasy.cleanse.quality import dwd_schema
-from qeasy.cleanse.shapes import FACTS, SHAPES
+from qeasy.cleanse.shapes import CLEANSED, SHAPES
 from qeasy.warehouse.quarantine import publish_quarantine
 from qeasy_assets.columns import COLUMN_SCHEMA, dwd_columns, markdown_table
 from qeasy_assets.dwd.checks import check_specs, results
@@ -24,6 +24,8 @@ DESCRIPTIONS = {
     "sales_out": "Sales-out order lines (出库单明细), typed and flagged, every version staged.",
     "after_sale": "After-sale order lines (售后单明细), typed and flagged, every version staged.",
     "inventory": "Stock per SKU (库存), typed and flagged, every version staged.",
+    "unique_code": "Unique-code stock flow (唯一码进出流水), typed, inout_type labelled and checked, "
+    "every version staged.",
 }
 
 
@@ -120,4 +122,4 @@ def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
     return dwd_asset
 
 
-dwd_assets = [build_dwd_asset(dataset) for dataset in FACTS]
+dwd_assets = [build_dwd_asset(dataset) for dataset in CLEANSED]

@@ -47,6 +47,12 @@ DWS = {
         [dwd_key("inventory")],
         {"duckdb", "clickhouse"},
     ),
+    "dws_unique_code_flow": (
+        "Unique-code in/out flow (唯一码进出流水宽表): one row per unit, document and movement type, "
+        "latest version, inout_type labelled, with SKU names.",
+        [dwd_key("unique_code"), *DIMS],
+        FACT_KINDS,
+    ),
 }
 ADS = {
     "ads_shop_daily": (

@@ -1,7 +1,8 @@
 """Checks on the published tables, run right after each refresh, over what the refresh wrote: the
 records it republished and the metric days it recomputed (read back by their publish version).
 
-- `latest_version` (blocking, wide tables): one row per grain, and the lines of one version per record.
+- `latest_version` (blocking, wide tables): one row per grain, and the lines of one version per record
+  (the unique-code flow: one row per grain, its newest version).
 - `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views;
   (the screens' hourly, regional and finance marts): they add up to ads_shop_daily per shop and day.
 - `reconciled` (warning, ads_inventory_overview): per day it adds up to ads_inventory_turnover.
@@ -15,7 +16,7 @@ records it republished and the metric days it recomputed (read back by their pub
 import dagster as dg
 from clickhouse_connect.driver.client import Client
 
-from qeasy.warehouse.dws import FACTS
+from qeasy.warehouse.dws import FACTS, FLOW_GRAIN, FLOW_TABLE
 from qeasy.warehouse.health import TABLE as HEALTH
 from qeasy.warehouse.refresh import Refresh
 from qeasy_assets.partitions import daily
@@ -68,6 +69,13 @@ CHECKS = [
             description="One row per grain; every record shows the lines of its newest version only.",
         )
         for table in (fact.table for fact in FACTS)
+    ),
+    dg.AssetCheckSpec(
+        "latest_version",
+        asset=FLOW_TABLE,
+        blocking=True,
+        partitions_def=daily,
+        description="One row per (sku_sn, io_id, inout_type), and it is the grain's newest version in DWD.",
     ),
     dg.AssetCheckSpec(
         "reconciled",
@@ -147,6 +155,7 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
                           "duplicate_grain_rows": duplicates, "records_with_several_versions": mixed},
             )
         )
+    results.append(_flow_check(client, refresh))
     days = {"days": refresh.days.get("ads_shop_daily", [])}
     ads = client.query("SELECT sum(out_orders), sum(refund_orders) FROM v_ads_shop_daily "
                        "WHERE stat_date IN {days:Array(Date)}", parameters=days).result_rows[0]
@@ -225,6 +234,22 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
             )
         )
     return results
+
+
+def _flow_check(client: Client, refresh: Refresh) -> dg.AssetCheckResult:
+    """`latest_version` of the unique-code flow over the rows this refresh wrote: no grain twice in
+    the view, and no older version shown where the table holds a newer live one."""
+    written = (f"({FLOW_GRAIN}) IN (SELECT {FLOW_GRAIN} FROM {FLOW_TABLE} "
+               "WHERE publish_version = {v:UInt64})")
+    duplicates = _one(client, f"SELECT count() - uniqExact({FLOW_GRAIN}) FROM v_{FLOW_TABLE} "
+                              f"WHERE {written}", v=refresh.version)
+    stale = _one(client, f"SELECT count() FROM v_{FLOW_TABLE} AS v JOIN (SELECT {FLOW_GRAIN}, max(ts) AS ts "
+                         f"FROM {FLOW_TABLE} WHERE is_deleted = 0 AND {written} GROUP BY ALL) AS m "
+                         f"USING ({FLOW_GRAIN}) WHERE v.ts < m.ts", v=refresh.version)
+    return dg.AssetCheckResult(
+        asset_key=FLOW_TABLE, check_name="latest_version", passed=duplicates == 0 and stale == 0,
+        metadata={"records_checked": refresh.records.get("unique_code", 0),
+                  "duplicate_grain_rows": duplicates, "rows_older_than_their_newest": stale})
 
 
 HEALTH_CHECK = dg.AssetCheckSpec(

@@ -1,0 +1,1 @@
+"""Optional sinks: published tables copied to databases outside the warehouse (MySQL/MariaDB)."""
