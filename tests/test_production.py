@@ -211,7 +211,7 @@ def test_the_image_and_the_helm_values_match_the_tested_layout() -> None:
     assert packages <= copied and all((ROOT / name).is_dir() for name in copied)
     assert "COPY deploy/dagster.yaml /opt/dagster/home/dagster.yaml" in dockerfile
     assert "COPY deploy/celery.yaml /opt/dagster/celery.yaml" in dockerfile  # the workers' settings
-    assert "'.[prod]'" in dockerfile  # dagster-postgres and dagster-celery
+    assert "'.[prod,mysql]'" in dockerfile  # dagster-postgres, dagster-celery and the MySQL sink
     assert re.search(r'"-m", "qeasy_assets.definitions",\s*\\\s*"--location-name", "qeasy"', dockerfile)
 
     values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
