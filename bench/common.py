@@ -41,8 +41,8 @@ CHUNK = 25_000  # records rendered per parquet file
 def _render_part(merchant, dataset: str, keys, day: int, now: int, out: Path, worker: int,
                  run_id: str) -> None:
     """Render `keys` of `dataset` as ODS rows into parquet files (a forked worker)."""
+    from qeasy.datasets import ENDPOINTS
     from qeasy.erp.client import CallStats
-    from qeasy.erp.endpoints import ENDPOINTS
     from qeasy.ingest.pull import DayPull
     from qeasy.ingest.staging import ods_frame
 

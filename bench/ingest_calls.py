@@ -20,7 +20,7 @@ import dagster as dg
 import httpx
 from common import add_json_option, write_json
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.times import day_of_date
 from qeasy.runner import run_job
 from qeasy.sandbox.bound import fewest_calls

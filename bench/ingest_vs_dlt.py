@@ -30,9 +30,9 @@ import duckdb
 import httpx
 from common import add_json_option, median, write_json
 
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.budget import CallBudget
 from qeasy.erp.client import ErpClient
-from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import date_of_day, day_of_date
 from qeasy.ingest.pull import Puller
 from qeasy.ingest.staging import store

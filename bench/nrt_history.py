@@ -121,8 +121,8 @@ def build_staging(path: Path, cache: Path, today: date, days: int) -> dict[str, 
     """The DuckDB staging file of `days` history days and today's morning; returns records per dataset."""
     import duckdb
 
+    from qeasy.datasets import ENDPOINTS
     from qeasy.erp.client import CallStats
-    from qeasy.erp.endpoints import ENDPOINTS
     from qeasy.erp.times import day_of_date
     from qeasy.ingest.pull import DayPull
     from qeasy.ingest.staging import ODS_TABLE, SCHEMA, api_calls

@@ -84,8 +84,8 @@ def stage(path: Path) -> None:
         render_ods(merchant, keys, day, now, parts, "bench-peak-day")
         import duckdb
 
+        from qeasy.datasets import ENDPOINTS
         from qeasy.erp.client import CallStats
-        from qeasy.erp.endpoints import ENDPOINTS
         from qeasy.ingest.pull import DayPull
         from qeasy.ingest.staging import ODS_TABLE, SCHEMA, api_calls
 
@@ -115,7 +115,7 @@ def dims(run: Path) -> None:
 
     from qeasy.cleanse.cleanse import cleanse, extract_all
     from qeasy.cleanse.labels import load_labels
-    from qeasy.cleanse.shapes import SHAPES
+    from qeasy.datasets import SHAPES
     from qeasy.warehouse.clickhouse import session
     from qeasy.warehouse.dims import publish_shops, publish_skus
     from qeasy.warehouse.quarantine import publish_quarantine
@@ -179,7 +179,7 @@ def transform(run: Path) -> None:
     from qeasy.cleanse.dwd import cleanse_days, unstaged_days
     from qeasy.cleanse.labels import load_labels
     from qeasy.cleanse.quality import dwd_schema
-    from qeasy.cleanse.shapes import SHAPES
+    from qeasy.datasets import SHAPES
     from qeasy.warehouse.quarantine import publish_quarantine
     from qeasy_assets.dwd.checks import results
     from qeasy_assets.warehouse.checks import evaluate
@@ -195,7 +195,7 @@ def transform(run: Path) -> None:
     clock.wrap(refresh_module, "publish_fact", lambda conn, client, dims, fact, *_: f"dws: {fact.table}")
     clock.wrap(refresh_module, "publish_inventory", "dws: dws_inventory")
     clock.wrap(refresh_module, "publish_inventory_daily", "dws: dws_inventory_daily")
-    clock.wrap(refresh_module, "publish_metrics", lambda client, table, *_: f"ads: {table}")
+    clock.wrap(refresh_module, "publish_metrics", lambda client, metric, *_: f"ads: {metric.table}")
     clock.wrap(refresh_module, "written", "refresh: row counts")
     clock.wrap(dws, "insert", "inner: insert into the staging copy (clickhouse-connect)")
     clock.wrap(dws, "upsert", "inner: upsert (staging copy, INSERT ... SELECT with FINAL)")

@@ -12,7 +12,7 @@ import time
 import httpx
 from common import add_json_option, median, write_json
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.request import signed_form
 from qeasy.sandbox.config import SandboxConfig
 from qeasy.sandbox.process import SandboxProcess

@@ -8,8 +8,7 @@ Schedules are in `jobs/schedules.py`."""
 import dagster as dg
 
 from jobs.push import push_job
-from qeasy.cleanse.shapes import CLEANSED
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import CLEANSED, ENDPOINTS
 
 SHOPS = dg.AssetSelection.assets("ods_shop", "dim_shop")
 DAY_ASSETS = dg.AssetSelection.all() - SHOPS

@@ -11,9 +11,9 @@ from typing import NoReturn
 
 import click
 
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.budget import CallBudget
 from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, RetryPolicy
-from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import bj_today
 from qeasy.runner import RunReport, dagster_home, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer

@@ -1,8 +1,9 @@
 """What the Dagster UI shows of a table: its column schema (`dagster/column_schema`), derived from the
 code that creates the table, and small markdown tables of its rows.
 
-- ClickHouse tables: parsed from the migrations' DDL (`qeasy.warehouse.schema.MIGRATIONS`);
-- DWD tables in DuckDB: from the shape table (`qeasy.cleanse.shapes`) plus the columns cleansing adds;
+- ClickHouse tables: parsed from the migrations' DDL (`qeasy.warehouse.schema.MIGRATIONS`) and the
+  declared tables' (`qeasy.warehouse.declared`);
+- DWD tables in DuckDB: from the dataset's shape (`qeasy.datasets`) plus the columns cleansing adds;
 - ODS staging tables: parsed from `qeasy.ingest.staging.ODS_TABLE`.
 """
 
@@ -12,8 +13,9 @@ from collections.abc import Iterable, Sequence
 import dagster as dg
 
 from qeasy.cleanse.fields import Kind
-from qeasy.cleanse.shapes import SHAPES
+from qeasy.datasets import SHAPES
 from qeasy.ingest.staging import ODS_TABLE
+from qeasy.warehouse import declared
 from qeasy.warehouse.schema import MIGRATIONS
 
 COLUMN_SCHEMA = "dagster/column_schema"
@@ -133,11 +135,12 @@ def _columns(definitions: Iterable[str], clickhouse: bool, notes: dict[str, str]
 
 
 def clickhouse_columns(table: str) -> dg.TableSchema:
-    """The columns of ClickHouse `table` after every migration: its CREATE TABLE, then ADD COLUMNs."""
+    """The columns of ClickHouse `table` after every migration (its CREATE TABLE, then ADD COLUMNs), or
+    as its declaration makes it."""
     create = re.compile(rf"CREATE TABLE IF NOT EXISTS {re.escape(table)} \(")
     add = re.compile(rf"ALTER TABLE {re.escape(table)} ADD COLUMN (?:IF NOT EXISTS )?(.+)", re.DOTALL)
     definitions: list[str] = []
-    for _, _, statements in MIGRATIONS:
+    for statements in [*(each for _, _, each in MIGRATIONS), declared.statements()]:
         for statement in statements:
             if create.match(statement):
                 definitions = split_top_level(_body(statement))

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.request import signed_form
 from qeasy.sandbox import DirtyRates, FaultSettings, SandboxConfig, SandboxServer
 

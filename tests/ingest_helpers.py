@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.ingest.rows import latest
 from qeasy.runner import RunReport, run_job
 from qeasy.sandbox import SandboxServer

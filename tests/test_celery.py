@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from jobs.distributed import CONFIG_SOURCE
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.sandbox.process import free_port
 from qeasy.settings import SettingsError, load_settings
 from qeasy_assets.definitions import build_definitions

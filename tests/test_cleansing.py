@@ -10,7 +10,7 @@ import pytest
 from qeasy.cleanse.cleanse import cleanse, extract_all
 from qeasy.cleanse.labels import load_labels
 from qeasy.cleanse.quality import dwd_schema, failures
-from qeasy.cleanse.shapes import SHAPES
+from qeasy.datasets import SHAPES
 from qeasy.ingest.staging import ODS_TABLE, SCHEMA
 
 DAY = date(2026, 11, 3)

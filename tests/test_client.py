@@ -4,9 +4,9 @@ import time
 
 import pytest
 
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.budget import CallBudget
 from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, RetryPolicy
-from qeasy.erp.endpoints import ENDPOINTS
 
 SHOPS = ENDPOINTS["shop"].path
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_cap=0.05, throttle_floor=0.01)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from qeasy.erp.times import parse_bj
 from qeasy.runner import run_job
-from qeasy.warehouse.ads import window as metric_window
+from qeasy.warehouse.metric import window as metric_window
 from tests.ingest_helpers import truth
 from tests.warehouse_helpers import Chain, assert_ads_match, query, window
 

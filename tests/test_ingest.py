@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.times import parse_bj
 from qeasy.ingest.staging import open_dead_letters
 from sensors.replay import replay_dead_letters

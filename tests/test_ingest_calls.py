@@ -10,7 +10,7 @@ from datetime import date
 import httpx
 import pytest
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.times import day_of_date
 from qeasy.sandbox.bound import fewest_calls
 from tests.ingest_helpers import ingest, ingest_shops

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from tests.ingest_helpers import env_for, staged, staged_latest, truth
 
 DATASETS = [name for name in ENDPOINTS if name != "shop"]

@@ -9,7 +9,7 @@ import duckdb
 from qeasy.cleanse.dwd import cleanse_days
 from qeasy.cleanse.labels import load_labels
 from qeasy.cleanse.quality import dwd_schema
-from qeasy.cleanse.shapes import SHAPES
+from qeasy.datasets import SHAPES
 from qeasy.ingest.staging import ODS_TABLE, SCHEMA
 from qeasy.warehouse.clickhouse import session
 from qeasy.warehouse.refresh import refresh

@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.budget import CallBudget
 from qeasy.erp.client import ErpClient, RetryPolicy
-from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import day_of_date
 from qeasy.ingest.pull import Puller
 

@@ -1,6 +1,6 @@
 """The simulated merchant: deterministic, alive over simulated time, dirty like a real ERP."""
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.request import signed_form
 from tests.conftest import FAST
 from tests.test_sandbox_protocol import WEEK

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 
 WEEK = {"modified_begin": "2026-11-13 00:00:00", "modified_end": "2026-11-20 00:00:00"}
 UNIQUE_WEEK = {"create_time_start": "2026-11-13 00:00:00", "create_time_end": "2026-11-20 00:00:00"}

@@ -7,7 +7,8 @@ import time
 import httpx
 import numpy as np
 
-from qeasy.erp.endpoints import ENDPOINTS, TOKEN_PATHS
+from qeasy.datasets import ENDPOINTS
+from qeasy.erp.endpoints import TOKEN_PATHS
 from qeasy.erp.request import signed_form
 from qeasy.erp.signing import sign
 from qeasy.erp.times import bj_day, day_start_ms, parse_bj

@@ -29,7 +29,7 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.times import BEIJING
 from qeasy.sandbox.process import free_port
 from qeasy.warehouse.clickhouse import session

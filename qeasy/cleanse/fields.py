@@ -49,11 +49,13 @@ GRAIN = (Kind.ID, Kind.KEY, Kind.CODE)
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a record or line: its JSON name, kind, and the column it becomes."""
+    """One field of a record or line: its JSON name, kind, the column it becomes, and what the column
+    means to a BI reader (its comment in the warehouse)."""
 
     name: str
     kind: Kind
     column: str = ""
+    doc: str = ""
 
     @property
     def out(self) -> str:

@@ -1,36 +1,18 @@
 """Status labels shown to BI users, and the status vocabulary they define.
 
-Defaults follow jushuitan-api.md; after-sale statuses read as refund progress the way operators
-say it. `QEASY_STATUS_LABELS` may name a JSON file of the same shape whose entries override or
-extend these (a status added there stops being flagged as unknown). A key `STATUS/GOOD_STATUS`
-refines the label of a status by the goods' state. The unique-code flow's `inout_type` codes
-(1..18) are labelled the same way, under `unique_code`.
+The defaults are in the datasets' declarations (`qeasy.datasets`). `QEASY_STATUS_LABELS` may name a
+JSON file of the same shape whose entries override or extend these (a status added there stops
+being flagged as unknown). A key `STATUS/GOOD_STATUS` refines the label of a status by the goods'
+state. The unique-code flow's `inout_type` codes (1..18) are labelled the same way, under
+`unique_code`.
 """
 
 import json
 from pathlib import Path
 
-DEFAULT_LABELS: dict[str, dict[str, str]] = {
-    "sales_out": {
-        "WaitConfirm": "待出库",
-        "Confirmed": "已出库",
-        "Delete": "作废",
-        "Cancelled": "取消",
-        "OuterConfirming": "外部发货中",
-    },
-    "after_sale": {
-        "WaitConfirm": "待审核",
-        "WaitConfirm/SELLER_RECEIVED": "已收货",
-        "Confirmed": "已退款",
-        "Cancelled": "已作废",
-        "Merged": "已作废",
-    },
-    "sku": {"1": "启用", "0": "备用", "-1": "禁用"},
-    "unique_code": {str(code): label for code, label in enumerate(
-        ["采购入库", "采购退货", "销售出仓", "销售退货", "调拨出", "调拨入", "盘点", "差异", "结算",
-         "领用出仓", "领用退仓", "期初", "其它出库", "其它进仓", "发票", "加工出仓", "加工进仓",
-         "其它退货"], start=1)},
-}
+from qeasy.datasets import DATASETS
+
+DEFAULT_LABELS: dict[str, dict[str, str]] = {name: dict(d.labels) for name, d in DATASETS.items() if d.labels}
 
 
 def load_labels(path: str | None) -> dict[str, dict[str, str]]:

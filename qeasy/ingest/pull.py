@@ -7,7 +7,7 @@ concurrently within the shared call budget (the API's count, or an estimate from
 how many keep the budget busy); the probe is the first page of the first slice, never thrown away.
 A window too big to hold in memory is split into groups of days, each read and staged in turn.
 
-How a slice is read depends on what the endpoint offers (the endpoint table says which):
+How a slice is read depends on what the endpoint offers (its declaration says which):
 
 - a row-version cursor (`ts` / `start_ts`): a window call finds where the slice starts in `ts`
   order; the cursor then walks on in `ts` order until rows are modified after the slice. A row

@@ -18,8 +18,8 @@ def _time_of(row: dict, name: str) -> int | None:
 
 
 def row_time(endpoint: Endpoint, row: dict) -> int | None:
-    """The row's own time (modified, or creation for unique codes) in epoch ms; None if unreadable."""
-    return _time_of(row, "create_time" if endpoint.dataset == "unique_code" else "modified")
+    """The row's own time (the endpoint's `time_field`) in epoch ms; None if unreadable."""
+    return _time_of(row, endpoint.time_field)
 
 
 def version(endpoint: Endpoint, row: dict) -> int:

@@ -8,16 +8,19 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from datetime import date
 
 import numpy as np
 
-from qeasy.erp.endpoints import BY_PATH, TOKEN_PATHS, Endpoint
+from qeasy.datasets import BY_PATH, DATASETS
+from qeasy.erp.endpoints import TOKEN_PATHS, Endpoint
 from qeasy.erp.signing import sign
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.clock import SimClock
 from qeasy.sandbox.config import SandboxConfig
+from qeasy.sandbox.declared import DeclaredSource
 from qeasy.sandbox.faults import Faults
-from qeasy.sandbox.merchant import Merchant
+from qeasy.sandbox.merchant import SIMULATED, Merchant
 from qeasy.sandbox.randomness import unit
 from qeasy.sandbox.ratelimit import SlidingLimiter
 
@@ -70,6 +73,9 @@ class OpenApi:
         self.limiter = SlidingLimiter(config.per_second, config.per_minute)
         self.faults = Faults(config.faults, config.seed)
         self.denied: set[str] = set()  # datasets answered with code 190
+        # Datasets of no built-in simulation, served from their declarations.
+        self.declared = {name: DeclaredSource(d, config.seed, date.fromisoformat(config.epoch))
+                         for name, d in DATASETS.items() if d.sandbox is not None}
         self._lock = threading.Lock()
         self._tokens = {config.access_token: time.time() + config.token_ttl_seconds}
         self._refresh_tokens = {config.refresh_token}
@@ -198,15 +204,27 @@ class OpenApi:
         if page_index < 1 or not 1 <= page_size <= endpoint.page_size_max:
             raise ApiError(140, f"page_size must be 1..{endpoint.page_size_max}")
         now = self.clock.now_ms()
-        keys, mode = self._select(endpoint, biz, now, page_index * page_size + 1)
+        source = self.declared.get(endpoint.dataset)
+        if source is not None:
+            records = source.window(*self._window(endpoint, biz), now)
+            keys, mode = np.arange(len(records)), "declared"
+
+            def render(key: int) -> dict:
+                return records[key]
+        elif endpoint.dataset not in SIMULATED:
+            raise ApiError(190, f"the sandbox simulates no {endpoint.dataset}: its declaration has no rows")
+        else:
+            keys, mode = self._select(endpoint, biz, now, page_index * page_size + 1)
+
+            def render(key: int) -> dict:
+                return self.merchant.render(endpoint.dataset, key, now)
         start = (page_index - 1) * page_size
-        page_keys = [int(k) for k in keys[start:start + page_size]]
-        rows = [self.merchant.render(endpoint.dataset, k, now) for k in page_keys]
+        rows = [render(int(k)) for k in keys[start:start + page_size]]
         if page_index > 1 and start <= len(keys) and _dirty_page(self, endpoint, biz, page_index):
-            rows.insert(0, self.merchant.render(endpoint.dataset, int(keys[start - 1]), now))
+            rows.insert(0, render(int(keys[start - 1])))
         has_next = start + page_size < len(keys)
         if mode == "window" and has_next and self.merchant.can_touch(endpoint.dataset):
-            self._drift(endpoint, biz, page_index, keys[:start + len(page_keys)], now)
+            self._drift(endpoint, biz, page_index, keys[:start + len(rows)], now)
         if endpoint.rows_key is None:
             return rows, len(rows)
         data: dict = {"page_index": page_index, "page_size": page_size}
@@ -215,7 +233,8 @@ class OpenApi:
             counted = mode != "cursor" and str(biz.get("is_get_total", "true")).lower() != "false"
             window = json.dumps({k: v for k, v in biz.items() if k not in ("page_index", "page_size")},
                                 sort_keys=True)
-            stale = counted and mode == "window" and self.faults.stale_count(endpoint.dataset, window)
+            stale = counted and mode in ("window", "declared") and \
+                self.faults.stale_count(endpoint.dataset, window)
             data["data_count"] = len(keys) + stale if counted else 0
             data["page_count"] = math.ceil(len(keys) / page_size) if counted else 0
         data["has_next"] = has_next
@@ -240,6 +259,17 @@ class OpenApi:
         if endpoint.cursor_param and biz.get(endpoint.cursor_param) not in (None, ""):
             keys = merchant.cursor(dataset, _int(biz, endpoint.cursor_param, 0), now, need)
             return keys, "cursor"
+        begin, end = self._window(endpoint, biz)
+        by_io_date = dataset == "sales_out" and _int(biz, "date_type", 0) == 2
+        status = biz.get("status") or None
+        if status is not None and not isinstance(status, str):
+            raise ApiError(140, "status must be a string")
+        return merchant.window(dataset, begin, end, now, by_io_date, status), "window"
+
+
+    @staticmethod
+    def _window(endpoint: Endpoint, biz: dict) -> tuple[int, int]:
+        """The request's time window (epoch ms), checked as the API checks it."""
         begin_name, end_name = endpoint.window_params
         if biz.get(begin_name) in (None, "") or biz.get(end_name) in (None, ""):
             raise ApiError(130, f"{begin_name}/{end_name}")
@@ -250,11 +280,7 @@ class OpenApi:
         if end < begin or end - begin > endpoint.window_days * 86_400_000:
             raise ApiError(140, f"the window must run forward and span at most "
                                 f"{endpoint.window_days} days")
-        by_io_date = dataset == "sales_out" and _int(biz, "date_type", 0) == 2
-        status = biz.get("status") or None
-        if status is not None and not isinstance(status, str):
-            raise ApiError(140, "status must be a string")
-        return merchant.window(dataset, begin, end, now, by_io_date, status), "window"
+        return begin, end
 
 
 def _id_values(param: str, values: object, limit: int) -> list:

@@ -12,7 +12,7 @@ import math
 
 import httpx
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.times import day_start_ms, format_bj
 
 

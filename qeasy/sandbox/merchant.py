@@ -35,6 +35,7 @@ CATALOG_DATASETS = ("sku", "inventory")
 # Unique-code flows are immutable stock movements: nothing edits them after they happen.
 TOUCHABLE = ("sales_out", "after_sale") + CATALOG_DATASETS
 STATUS_DATASETS = ("sales_out", "after_sale")  # the only datasets with a status filter
+SIMULATED = DAY_DATASETS + CATALOG_DATASETS + ("shop",)  # others need rows in their declaration
 MAX_CACHED_DAYS = 64
 MAX_CACHED_QUERIES = 256
 

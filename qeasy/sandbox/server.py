@@ -7,7 +7,7 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.api import OpenApi
 from qeasy.sandbox.clock import SimClock

@@ -20,15 +20,16 @@ from urllib.parse import unquote, urlsplit
 
 import polars as pl
 
-from qeasy.warehouse.schema import FLOW, FLOW_COLUMNS
+from qeasy.datasets.jushuitan import UNIQUE_CODE
+from qeasy.warehouse import declared
 
 if TYPE_CHECKING:
     import pymysql
     from clickhouse_connect.driver.client import Client
 
-TABLE = "dws_unique_code_flow"
+TABLE = UNIQUE_CODE.wide.table
 BATCH = 200  # rows per multi-row INSERT: statements stay small whatever the day's volume
-GRAIN = ("sku_sn", "io_id", "inout_type")
+GRAIN = UNIQUE_CODE.grain
 # Column types in MySQL; codes compare exactly (utf8mb4_bin), times are Beijing wall clock.
 COLUMNS: dict[str, str] = {
     "sku_sn": "VARCHAR(128) NOT NULL",
@@ -52,7 +53,7 @@ COLUMNS: dict[str, str] = {
     "source_day": "DATE NOT NULL",
 }
 NAMES = list(COLUMNS)
-COMMENTS = {name: text for name, _, text in FLOW_COLUMNS}
+COMMENTS = {name: text for name, _, text in declared.columns(UNIQUE_CODE)}
 DSN_FORM = "mysql://user:password@host:3306/database"
 
 
@@ -188,7 +189,7 @@ def unpublished(client: Client, days: list[date]) -> list[date]:
     """Those of `days` the warehouse has not published the flow for: no row of the day in the view,
     and either the flow was never published or the refresh never covered the day."""
     with_rows = {row[0] for row in client.query(
-        f"SELECT DISTINCT biz_date FROM v_{FLOW} WHERE biz_date IN {{days:Array(Date)}}",
+        f"SELECT DISTINCT biz_date FROM v_{TABLE} WHERE biz_date IN {{days:Array(Date)}}",
         parameters={"days": days}).result_rows}
     flow_state = client.query("SELECT count() FROM _refresh_state WHERE name = 'seq:unique_code'").result_rows
     covered = {row[0] for row in client.query(
@@ -200,5 +201,5 @@ def unpublished(client: Client, days: list[date]) -> list[date]:
 def published_rows(client: Client, days: list[date]) -> pl.DataFrame:
     """The published flow rows (the `v_` view: latest versions, no deletions) of `days`, by biz_date."""
     return client.query_df_arrow(
-        f"SELECT {', '.join(NAMES)} FROM v_{FLOW} WHERE biz_date IN {{days:Array(Date)}}",
+        f"SELECT {', '.join(NAMES)} FROM v_{TABLE} WHERE biz_date IN {{days:Array(Date)}}",
         parameters={"days": days}, dataframe_library="polars")

@@ -15,10 +15,11 @@ from datetime import date, timedelta
 
 from clickhouse_connect.driver.client import Client
 
+from qeasy.datasets import DATASETS, EXTRA_METRICS
 from qeasy.warehouse.commission import Commission
+from qeasy.warehouse.metric import WINDOW_DAYS, Metric
 from qeasy.warehouse.publish import upsert
 
-WINDOW_DAYS = 7
 # `biz_date` is an out order's io_date day and a refund order's day; the skip index on it keeps the
 # reads to the granules of {line_days}.
 OUT_LINES = """SELECT io_id, shop_id, toDate(io_date) AS day, toHour(io_date) AS hour, sku_id, qty,
@@ -180,23 +181,52 @@ FROM (SELECT t.stat_date AS stat_date, t.sku_id AS sku_id, t.sku_name AS sku_nam
       WHERE t.stat_date IN {days:Array(Date)})
 WHERE suggested_qty > 0 OR below_min"""
 
-GRAIN = {"ads_shop_daily": "stat_date, shop_id", "ads_sku_after_sale_7d": "stat_date, sku_id",
-         "ads_inventory_turnover": "stat_date, sku_id", "ads_sales_hourly": "stat_date, hour, shop_id",
-         "ads_region_daily": "stat_date, shop_id, province", "ads_finance_daily": "stat_date, shop_id",
-         "ads_inventory_overview": "stat_date, category", "ads_replenishment": "stat_date, sku_id",
-         "ads_sku_shop_daily": "stat_date, shop_id, sku_id"}
-ADS = {
-    "ads_shop_daily": SHOP_DAILY,
-    "ads_sku_after_sale_7d": SKU_AFTER_SALE_7D,
-    "ads_inventory_turnover": INVENTORY_TURNOVER,
-    "ads_sales_hourly": SALES_HOURLY,
-    "ads_region_daily": REGION_DAILY,
-    "ads_finance_daily": FINANCE_DAILY,
-    "ads_sku_shop_daily": SKU_SHOP_DAILY,
-    # After ads_inventory_turnover, which they read.
-    "ads_inventory_overview": INVENTORY_OVERVIEW,
-    "ads_replenishment": REPLENISHMENT,
-}
+
+SALES, REFUNDS, STOCK = "sales_out", "after_sale", "inventory"
+LINES = ("dws_sale_out", "dws_after_sale")
+# In the order they are computed: the stock marts read ads_inventory_turnover.
+METRICS = (
+    Metric(table="ads_shop_daily", sql=SHOP_DAILY, grain="stat_date, shop_id", reads=LINES,
+           days=(SALES, REFUNDS),
+           description="Shop-day metrics (店铺日报): out orders, quantities, amounts, refunds, after-sale "
+           "rate."),
+    Metric(table="ads_sku_after_sale_7d", sql=SKU_AFTER_SALE_7D, grain="stat_date, sku_id", reads=LINES,
+           windowed=(SALES, REFUNDS), description="SKU after-sale rate over 7 days (商品7日售后率)."),
+    Metric(table="ads_inventory_turnover", sql=INVENTORY_TURNOVER, grain="stat_date, sku_id",
+           reads=("dws_inventory_daily", "dws_sale_out"), days=(STOCK,), windowed=(SALES,),
+           description="SKU stock, 7-day outflow and turnover days (库存周转), below-minimum flag."),
+    Metric(table="ads_sales_hourly", sql=SALES_HOURLY, grain="stat_date, hour, shop_id",
+           reads=("dws_sale_out",), days=(SALES,),
+           description="Shop sales by hour (分时销售): out orders, items and amount per hour of io_date."),
+    Metric(table="ads_region_daily", sql=REGION_DAILY, grain="stat_date, shop_id, province",
+           reads=("dws_sale_out",), days=(SALES,),
+           description="Shop sales by receiver province (地域分布), provinces normalised for the China map."),
+    Metric(table="ads_finance_daily", sql=FINANCE_DAILY, grain="stat_date, shop_id", reads=LINES,
+           days=(SALES, REFUNDS),
+           description="Shop receivables per day (财务应收): GMV, discounts, paid, freight, platform fee, "
+           "refunds, net."),
+    Metric(table="ads_sku_shop_daily", sql=SKU_SHOP_DAILY, grain="stat_date, shop_id, sku_id", reads=LINES,
+           days=(SALES, REFUNDS),
+           description="SKU sales per shop and day (商品店铺日销): out orders, items, amount and refund "
+           "orders."),
+    Metric(table="ads_inventory_overview", sql=INVENTORY_OVERVIEW, grain="stat_date, category",
+           reads=("ads_inventory_turnover", "dim_sku"), days=(STOCK,), windowed=(SALES,),
+           description="Stock by category (库存总览): SKUs, units, SKUs below minimum and at zero."),
+    Metric(table="ads_replenishment", sql=REPLENISHMENT, grain="stat_date, sku_id",
+           reads=("ads_inventory_turnover", "dws_inventory_daily"), days=(STOCK,), windowed=(SALES,),
+           description="SKUs to reorder (补货建议) with the suggested quantity for lead time plus safety "
+           "days."),
+    Metric(table="ads_sales_forecast", sql=None, grain="stat_date, shop_id, hour", reads=("dws_sale_out",),
+           days=(SALES,), kinds=frozenset({"clickhouse", "polars"}),  # qeasy.warehouse.forecast
+           description="Shop sales by hour with a forecast to midnight (销售预测) from the shape of the "
+           "last 7 days."),
+)
+for _extra in EXTRA_METRICS:  # after the built-in ones, which they may read
+    if not isinstance(_extra, Metric) or not _extra.columns or _extra.sql is None:
+        raise ValueError(f"QEASY_DATASETS: {_extra!r} is not a Metric with its columns and SQL")
+METRICS += tuple(EXTRA_METRICS)
+# The datasets some metric counts (their changed days are noted for the metrics), in declaration order.
+COUNTED = tuple(name for name in DATASETS if any(name in m.days + m.windowed for m in METRICS))
 LEAD_DAYS, SAFETY_DAYS = 7, 3  # screens.md's defaults for the suggested reorder quantity
 
 
@@ -206,12 +236,7 @@ def mart_parameters(commission: Commission | None = None, lead_days: int = LEAD_
     return {**(commission or Commission()).parameters(), "lead_days": lead_days, "safety_days": safety_days}
 
 
-def window(days: set[date]) -> set[date]:
-    """The days whose 7-day windows contain one of `days`."""
-    return {day + timedelta(days=k) for day in days for k in range(WINDOW_DAYS)}
-
-
-def publish_metrics(client: Client, table: str, days: set[date], stale: set[date], version: int,
+def publish_metrics(client: Client, metric: Metric, days: set[date], stale: set[date], version: int,
                     settings: dict | None = None) -> None:
     """Recompute the metric `days` (ingested) of one ADS table, and drop its `stale` days (no longer
     ingested), as publish `version`; `settings`: the marts' parameters (`mart_parameters`)."""
@@ -220,7 +245,7 @@ def publish_metrics(client: Client, table: str, days: set[date], stale: set[date
         return
     parameters = {**mart_parameters(), **(settings or {}), "days": sorted(days), "scope": scope,
                   "line_days": sorted({day - timedelta(days=k) for day in days for k in range(WINDOW_DAYS)})}
-    upsert(client, table, GRAIN[table], "stat_date IN {scope:Array(Date)}", version,
-           lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({ADS[table]})",
+    upsert(client, metric.table, metric.grain, "stat_date IN {scope:Array(Date)}", version,
+           lambda stage: client.command(f"INSERT INTO {stage} SELECT *, 0, 0 FROM ({metric.sql})",
                                         parameters=parameters),
            parameters=parameters)

@@ -18,6 +18,7 @@ from functools import cache
 
 from clickhouse_connect.driver.client import Client
 
+from qeasy.warehouse import declared
 from qeasy.warehouse.schema import MIGRATIONS
 
 ZOOKEEPER_PATH = "/clickhouse/tables/{{shard}}/{database}/{table}"  # {shard} is a server macro
@@ -41,7 +42,7 @@ class ClusterError(ValueError):
 def read_tables() -> frozenset[str]:
     """Tables some `v_` view reads: they get a Distributed companion."""
     tables = set()
-    for _, _, statements in MIGRATIONS:
+    for statements in [*(each for _, _, each in MIGRATIONS), declared.statements()]:
         for statement in statements:
             if match := _CREATE_VIEW.match(statement.strip()):
                 tables.update(re.findall(rf"\bFROM ({NAME})\b", match.group(2)))

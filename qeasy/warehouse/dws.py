@@ -7,7 +7,7 @@ deletion rows for lines it no longer has (or for the whole record if it vanished
 So re-running any day, in any order, gives the same contents, and an order's vanished lines are gone.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -15,26 +15,28 @@ import duckdb
 import polars as pl
 from clickhouse_connect.driver.client import Client
 
-from qeasy.cleanse.provinces import normalise_province
+from qeasy.cleanse.fields import DTYPES, GRAIN
+from qeasy.datasets import PUBLISHED, Dataset, Style
 from qeasy.warehouse import state
 from qeasy.warehouse.dims import shop_names, sku_attributes
 from qeasy.warehouse.publish import insert, key_table, upsert
 
-# A confirm_date that is present but unparseable gives a refund order no day: it is not counted.
-NO_REFUND_DAY = "unparseable confirm_date"
 CHUNK_RECORDS = 50_000  # records republished per insert: memory stays flat, one part per partition
 
 
 @dataclass(frozen=True)
 class Fact:
+    """A dataset published in the LINES style, as the publishing reads its declaration."""
+
     dataset: str
     table: str
     key: str  # the record id
     line: str  # the line id; (key, line) is the grain
+    derive: Callable[[pl.DataFrame], pl.DataFrame] | None = None  # columns of the table's own
 
 
-FACTS = (Fact("sales_out", "dws_sale_out", "io_id", "ioi_id"),
-         Fact("after_sale", "dws_after_sale", "as_id", "asi_id"))
+FACTS = tuple(Fact(d.name, d.wide.table, d.record, d.line, d.wide.derive)
+              for d in PUBLISHED if d.wide.style is Style.LINES)
 
 
 def _latest(dataset: str, key: str, where: str) -> str:
@@ -62,13 +64,17 @@ class Dimensions:
         return cls(sku_attributes(client).with_columns(_in_dim=pl.lit(True)), shop_names(client))
 
     def join(self, frame: pl.DataFrame) -> pl.DataFrame:
-        frame = frame.join(self.skus, on="sku_id", how="left").with_columns(
-            i_id=pl.coalesce("i_id", "dim_i_id"),
-            sku_missing=(pl.col("sku_id").is_not_null() & pl.col("_in_dim").is_null()).cast(pl.UInt8),
-        )
+        """The SKU's attributes where `frame` has a sku_id, the shop's name where it has a shop_id."""
+        if "sku_id" in frame.columns:
+            own = pl.col("i_id") if "i_id" in frame.columns else pl.lit(None, pl.String)
+            frame = frame.join(self.skus, on="sku_id", how="left").with_columns(
+                i_id=pl.coalesce(own, "dim_i_id"),
+                sku_missing=(pl.col("sku_id").is_not_null() & pl.col("_in_dim").is_null()).cast(pl.UInt8),
+            )
         if "shop_id" in frame.columns:
+            own = [pl.col("shop_name")] if "shop_name" in frame.columns else []
             frame = frame.join(self.shops, on="shop_id", how="left").with_columns(
-                shop_name=pl.coalesce("dim_shop_name", "shop_name"))
+                shop_name=pl.coalesce("dim_shop_name", *own))
         return frame
 
 
@@ -91,16 +97,7 @@ def _chunks(keys: pl.Series, size: int = CHUNK_RECORDS) -> Iterator[pl.Series]:
 def _wide(dims: Dimensions, fact: Fact, frame: pl.DataFrame) -> pl.DataFrame:
     """Wide-table rows of one fact from its DWD rows."""
     frame = dims.join(frame)
-    if fact.dataset == "sales_out":
-        # DWD rows cleansed before the shape had receiver_state have no such column yet.
-        receiver = pl.col("receiver_state") if "receiver_state" in frame.columns else pl.lit(None, pl.String)
-        frame = frame.with_columns(province=normalise_province(receiver))
-    if fact.dataset == "after_sale":
-        frame = frame.with_columns(is_refund=(
-            (pl.col("status") == "Confirmed") & (pl.col("refund") > 0)
-            & ~pl.col("anomaly_reason").str.contains(NO_REFUND_DAY, literal=True)
-        ).fill_null(False).cast(pl.UInt8))
-    return _published(frame)
+    return _published(fact.derive(frame) if fact.derive else frame)
 
 
 def _month(day: pl.Expr) -> pl.Expr:
@@ -206,58 +203,86 @@ def publish_inventory_daily(conn: duckdb.DuckDBPyConnection, client: Client, cha
                lambda stage: insert(client, stage, daily))
 
 
-# The unique-code flow: its grain is its record key (sku_sn|io_id|inout_type), immutable rows in
-# practice, still published by the latest-version rule. No metric counts it, so it notes no days.
-FLOW_TABLE = "dws_unique_code_flow"
-FLOW_GRAIN = "sku_sn, io_id, inout_type"
-FLOW_KEYS = {"sku_sn": pl.String, "io_id": pl.Int64, "inout_type": pl.Int64}
-LATEST_FLOWS = f"""
-    WITH touched AS (SELECT DISTINCT {FLOW_GRAIN} FROM dwd.unique_code
+# GRAIN tables (the unique-code flow): one row per grain, published by the latest-version rule.
+def grain_types(dataset: Dataset) -> dict[str, pl.DataType]:
+    """The grain columns of `dataset` and their types, in order."""
+    return {f.out: DTYPES[f.kind] for f in dataset.shape.fields if f.kind in GRAIN}
+
+
+def _structure(dataset: Dataset) -> str:
+    """The grain as the columns of a ClickHouse key table."""
+    return ", ".join(f"{name} {'String' if kind == pl.String else 'Int64'}"
+                     for name, kind in grain_types(dataset).items())
+
+
+def _latest_grains(dataset: Dataset) -> str:
+    """DuckDB: the newest version of every grain that the staged record keys `changed_keys` touch
+    (ties: the version time, then the later staged day)."""
+    grain, fields = ", ".join(dataset.grain), {f.out for f in dataset.shape.fields}
+    tie = next((f"{name} DESC NULLS LAST, " for name in (dataset.endpoint.version_field,
+                                                         dataset.endpoint.time_field)
+                if name in fields and name != "ts"), "")
+    return f"""
+    WITH touched AS (SELECT DISTINCT {grain} FROM dwd.{dataset.name}
                      WHERE record_key IN (SELECT k FROM changed_keys))
-    SELECT d.* FROM dwd.unique_code d JOIN touched USING ({FLOW_GRAIN})
-    QUALIFY row_number() OVER (PARTITION BY {FLOW_GRAIN}
-        ORDER BY ts DESC NULLS LAST, modified_time DESC NULLS LAST, partition_day DESC) = 1"""
+    SELECT d.* FROM dwd.{dataset.name} d JOIN touched USING ({grain})
+    QUALIFY row_number() OVER (PARTITION BY {grain}
+        ORDER BY ts DESC NULLS LAST, {tie}partition_day DESC) = 1"""
 
 
-def flow_keys(record_keys: pl.Series) -> pl.DataFrame:
-    """The grain of staged unique-code record keys ('sku_sn|io_id|inout_type'); a key that is not
-    such a triple (a record missing part of it) never reached DWD, so it has nothing to delete."""
-    parts = record_keys.cast(pl.String).str.extract_groups(r"^(.*)\|([^|]*)\|([^|]*)$")
+def grain_keys(dataset: Dataset, record_keys: pl.Series) -> pl.DataFrame:
+    """The grain of staged record keys ('|'-joined primary key); a key that is not such a tuple (a
+    record missing part of it) never reached DWD, so it has nothing to delete."""
+    types = grain_types(dataset)
+    pattern = "^(.*)" + r"\|([^|]*)" * (len(types) - 1) + "$"
+    parts = pl.DataFrame({"p": record_keys.cast(pl.String).str.extract_groups(pattern)}).unnest("p")
 
-    def integer(name: str) -> pl.Expr:
-        return pl.col(name).cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
+    def typed(n: int, kind: pl.DataType) -> pl.Expr:
+        text = pl.col(str(n + 1))
+        if kind == pl.String:
+            return text.str.strip_chars()
+        return text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
 
-    return (pl.DataFrame({"p": parts}).unnest("p")
-            .select(sku_sn=pl.col("1").str.strip_chars(), io_id=integer("2"), inout_type=integer("3"))
-            .drop_nulls().unique())
+    return parts.select(**{name: typed(n, kind) for n, (name, kind) in enumerate(types.items())}) \
+        .drop_nulls().unique()
 
 
-def publish_flow(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, keys: pl.Series,
-                 version: int, published: pl.DataFrame | None = None) -> int:
-    """Republish the unique-code rows of the records `keys` (record keys) from their latest versions
-    in DWD, and delete the published rows of those keys (and of `published`, grains: a rebuild) that
-    DWD no longer has; the records republished."""
-    records = 0
-    extra = published if published is not None else pl.DataFrame(schema=FLOW_KEYS)
+def published_grains(client: Client, dataset: Dataset) -> pl.DataFrame:
+    """Every grain `dataset`'s table holds (a rebuild deletes those staging no longer has)."""
+    return client.query_df_arrow(f"SELECT DISTINCT {', '.join(dataset.grain)} FROM {dataset.wide.table} "
+                                 "FINAL", dataframe_library="polars")
+
+
+def publish_grain(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, dataset: Dataset,
+                  keys: pl.Series, version: int, published: pl.DataFrame | None = None,
+                  counted: bool = False) -> int:
+    """Republish the rows of the records `keys` (record keys) from their latest versions in DWD, and
+    delete the published rows of those keys (and of `published`, grains: a rebuild) that DWD no
+    longer has; the records republished. A dataset a metric `counted` notes the business days of
+    the old and new versions as pending."""
+    records, table, types = 0, dataset.wide.table, grain_types(dataset)
+    grain = ", ".join(types)
+    extra = published if published is not None else pl.DataFrame(schema=types)
     chunks = list(_chunks(keys.cast(pl.String))) or ([pl.Series([], dtype=pl.String)] if extra.height else [])
     for n, chunk in enumerate(chunks):
         conn.register("changed_keys", pl.DataFrame({"k": chunk}).to_arrow())
         try:
-            new = pl.from_arrow(conn.execute(LATEST_FLOWS).to_arrow_table())
+            new = pl.from_arrow(conn.execute(_latest_grains(dataset)).to_arrow_table())
         finally:
             conn.unregister("changed_keys")
-        scope = pl.concat([flow_keys(chunk), new.select(FLOW_KEYS.keys()), *([extra] if n == 0 else [])],
+        scope = pl.concat([grain_keys(dataset, chunk), new.select(list(types)), *([extra] if n == 0 else [])],
                           how="vertical_relaxed").unique()
-        with key_table(client, scope, "sku_sn String, io_id Int64, inout_type Int64") as table:
-            where = f"({FLOW_GRAIN}) IN (SELECT {FLOW_GRAIN} FROM {table})"
-            old = client.query_df_arrow(f"SELECT {FLOW_GRAIN}, any(part_month) AS part_month "
-                                        f"FROM {FLOW_TABLE} FINAL WHERE {where} GROUP BY ALL",
+        with key_table(client, scope, _structure(dataset)) as keyed:
+            where = f"({grain}) IN (SELECT {grain} FROM {keyed})"
+            old = client.query_df_arrow(f"SELECT {grain}, any(part_month) AS part_month, "
+                                        f"any(biz_date) AS day FROM {table} FINAL WHERE {where} GROUP BY ALL",
                                         dataframe_library="polars")
-            rows = _published(dims.join(new.with_columns(i_id=pl.lit(None, pl.String))))
+            if counted:  # before the write: see state.py
+                days = set(old["day"]) | set(new["biz_date"].drop_nulls())
+                state.add_pending_days(client, dataset.name, days)
             # A row keeps the partition of the month it was first published in.
-            rows = rows.join(old, on=list(FLOW_KEYS), how="left").with_columns(
-                part_month=pl.coalesce("part_month", _month(pl.col("biz_date"))))
-            upsert(client, FLOW_TABLE, FLOW_GRAIN, where, version,
-                   lambda stage, rows=rows: insert(client, stage, rows))
+            rows = _published(dims.join(new)).join(old.drop("day"), on=list(types), how="left")
+            rows = rows.with_columns(part_month=pl.coalesce("part_month", _month(pl.col("biz_date"))))
+            upsert(client, table, grain, where, version, lambda stage, rows=rows: insert(client, stage, rows))
         records += chunk.len()
     return records

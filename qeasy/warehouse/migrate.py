@@ -2,13 +2,15 @@
 
 from clickhouse_connect.driver.client import Client
 
+from qeasy.warehouse import declared
 from qeasy.warehouse.cluster import check_topology, render
 from qeasy.warehouse.schema import MIGRATIONS, MIGRATIONS_TABLE
 
 
 def migrate(client: Client, database: str, cluster: str = "") -> None:
-    """Create `database` if needed, apply the migrations it lacks, and make it the client's default;
-    with `cluster`, every statement is run `ON CLUSTER` in its replicated form (qeasy.warehouse.cluster)."""
+    """Create `database` if needed, apply the migrations it lacks, bring the tables made from declarations in
+    line with them (qeasy.warehouse.declared), and make it the client's default; with
+    `cluster`, every statement is run `ON CLUSTER` in its replicated form (qeasy.warehouse.cluster)."""
     if cluster:
         check_topology(client, cluster)
     for statement in render([f"CREATE DATABASE IF NOT EXISTS {database}"], database, cluster):
@@ -21,6 +23,9 @@ def migrate(client: Client, database: str, cluster: str = "") -> None:
         if version in applied:
             continue
         for statement in [*render(statements, database, cluster), record(version, description)]:
+            client.command(statement)
+    for table in declared.tables():
+        for statement in render(declared.catch_up(client, table), database, cluster):
             client.command(statement)
 
 
@@ -36,4 +41,4 @@ def schema_statements(database: str, cluster: str = "") -> list[str]:
                   f"USE {database}", *render([MIGRATIONS_TABLE], database, cluster)]
     for version, description, each in MIGRATIONS:
         statements += [*render(each, database, cluster), record(version, description)]
-    return statements
+    return statements + render(declared.statements(), database, cluster)

@@ -14,27 +14,25 @@ import duckdb
 import polars as pl
 from clickhouse_connect.driver.client import Client
 
-from qeasy.cleanse import shapes
 from qeasy.cleanse.dwd import changes, forget_changes, loaded_days, newest_change, staging_id, table_exists
+from qeasy.datasets import PUBLISHED, Dataset, Style
 from qeasy.warehouse import state
-from qeasy.warehouse.ads import ADS, publish_metrics, window
+from qeasy.warehouse.ads import COUNTED, METRICS, publish_metrics
 from qeasy.warehouse.dws import (
     FACTS,
-    FLOW_GRAIN,
-    FLOW_TABLE,
     Dimensions,
     Fact,
     found_skus,
     publish_fact,
-    publish_flow,
+    publish_grain,
     publish_inventory,
     publish_inventory_daily,
+    published_grains,
 )
-from qeasy.warehouse.forecast import TABLE as FORECAST
 from qeasy.warehouse.forecast import publish_forecast
 from qeasy.warehouse.publish import written
 
-STOCK = ("dws_inventory", "dws_inventory_daily")
+DAILY_STOCK = "dws_inventory_daily"  # the STOCK style's second table (end-of-day stock)
 
 
 @dataclass
@@ -61,11 +59,11 @@ def _facts(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, fa
     return publish_fact(conn, client, dims, fact, pl.concat([ids, extra]), now.version)
 
 
-def _stock(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, now: state.PublishState,
-           upto: int, loaded: list[date], new_days: set[date]) -> int:
+def _stock(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, dataset: Dataset,
+           now: state.PublishState, upto: int, loaded: list[date], new_days: set[date]) -> int:
     """Republish current and end-of-day stock of the SKUs that changed (all in a rebuild)."""
-    after = now.published.get("inventory")
-    changed = changes(conn, "inventory", after, upto)
+    after = now.published.get(dataset.name)
+    changed = changes(conn, dataset.name, after, upto)
     if after is None and loaded:  # a rebuild: from the first day, SKUs published before included
         published = pl.DataFrame({"record_key": _published_ids(client, "dws_inventory", "sku_id"),
                                   "first_day": min(loaded)}, schema=changed.schema)
@@ -74,15 +72,20 @@ def _stock(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, no
     return publish_inventory(conn, client, dims, changed["record_key"], now.version)
 
 
-def _flows(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, now: state.PublishState,
-           upto: int) -> int:
-    """Republish the unique-code flow rows that changed (all, and every row published before, in a
+def _grains(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, dataset: Dataset,
+            now: state.PublishState, upto: int) -> int:
+    """Republish the rows of a GRAIN dataset that changed (all, and every row published before, in a
     rebuild)."""
-    after = now.published.get("unique_code")
-    staged = changes(conn, "unique_code", after, upto)["record_key"]
-    published = None if after is not None else client.query_df_arrow(
-        f"SELECT DISTINCT {FLOW_GRAIN} FROM {FLOW_TABLE} FINAL", dataframe_library="polars")
-    return publish_flow(conn, client, dims, staged, now.version, published)
+    after = now.published.get(dataset.name)
+    staged = changes(conn, dataset.name, after, upto)["record_key"]
+    published = None if after is not None else published_grains(client, dataset)
+    return publish_grain(conn, client, dims, dataset, staged, now.version, published, dataset.name in COUNTED)
+
+
+def tables() -> list[str]:
+    """Every table a refresh writes, in the order it writes them."""
+    wide = [name for d in PUBLISHED for name in (d.wide.table, *([DAILY_STOCK] if d.wide.daily else []))]
+    return wide + [metric.table for metric in METRICS]
 
 
 def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | None = None) -> Refresh:
@@ -90,36 +93,34 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
     `settings`: the marts' query parameters (resources.marts)."""
     now = state.begin(client, staging_id(conn))
     upto = newest_change(conn)
-    loaded = loaded_days(conn, shapes.FACTS)
+    loaded = loaded_days(conn, COUNTED)
     already = state.published_days(client)
     new_days = set(loaded) - already
     dims = Dimensions.read(client)
     result = Refresh(now.version)
-    for fact in FACTS:
-        if table_exists(conn, fact.dataset):
-            result.records[fact.dataset] = _facts(conn, client, dims, fact, now, upto)
-    if table_exists(conn, "inventory"):
-        result.records["inventory"] = _stock(conn, client, dims, now, upto, loaded, new_days)
-    if table_exists(conn, "unique_code"):
-        result.records["unique_code"] = _flows(conn, client, dims, now, upto)
+    facts = {fact.dataset: fact for fact in FACTS}
+    for dataset in PUBLISHED:
+        if not table_exists(conn, dataset.name):
+            continue
+        style = dataset.wide.style
+        result.records[dataset.name] = (
+            _facts(conn, client, dims, facts[dataset.name], now, upto) if style is Style.LINES
+            else _stock(conn, client, dims, dataset, now, upto, loaded, new_days) if style is Style.STOCK
+            else _grains(conn, client, dims, dataset, now, upto))
 
     # Business days noted by the publishing above, and any a refresh that died left behind.
     pending = state.pending_days(client)
-    sales, refunds, stock = (pending.get(name, set()) for name in shapes.FACTS)
-    metric_days = {"ads_shop_daily": sales | refunds, "ads_sku_after_sale_7d": window(sales | refunds),
-                   "ads_inventory_turnover": window(sales) | stock, "ads_sales_hourly": sales,
-                   "ads_region_daily": sales, "ads_finance_daily": sales | refunds,
-                   "ads_sku_shop_daily": sales | refunds}
-    metric_days |= dict.fromkeys(("ads_inventory_overview", "ads_replenishment"),
-                                 metric_days["ads_inventory_turnover"])
-    # The flow feeds no metric: publishing it whole for the first time rebuilds no metric day.
-    rebuild = any(dataset not in now.published for dataset in result.records if dataset in shapes.FACTS)
+    # A dataset no metric counts: publishing it whole for the first time rebuilds no metric day.
+    rebuild = any(dataset not in now.published for dataset in result.records if dataset in COUNTED)
     stale = already - set(loaded) if rebuild else set()  # days no longer staged lose their metrics
-    for table in ADS:
-        days = (metric_days[table] | new_days) & set(loaded)
-        publish_metrics(client, table, days, stale, now.version, settings)
-        result.days[table] = sorted(days | stale)
-    result.days[FORECAST] = publish_forecast(client, sales | new_days, loaded, stale, now.version)
+    for metric in METRICS:
+        changed = metric.changed(pending) | new_days
+        if metric.sql is None:  # the forecast: it widens its changed days itself
+            result.days[metric.table] = publish_forecast(client, changed, loaded, stale, now.version)
+            continue
+        days = changed & set(loaded)
+        publish_metrics(client, metric, days, stale, now.version, settings)
+        result.days[metric.table] = sorted(days | stale)
     state.add_published_days(client, new_days)
     state.clear_pending_days(client)
     # Only the datasets staging has: one it gains later is published whole then.
@@ -127,7 +128,7 @@ def refresh(conn: duckdb.DuckDBPyConnection, client: Client, settings: dict | No
     forget_changes(conn, upto)
 
     result.days |= {fact.table: sorted(pending.get(fact.dataset, set())) for fact in FACTS}
-    result.days["dws_inventory_daily"] = sorted(stock)
-    tables = [fact.table for fact in FACTS] + [*STOCK, FLOW_TABLE, *ADS, FORECAST]
-    result.written = {table: written(client, table, now.version) for table in tables}
+    result.days[DAILY_STOCK] = sorted(set().union(*(pending.get(d.name, set()) for d in PUBLISHED
+                                                    if d.wide.daily)))
+    result.written = {table: written(client, table, now.version) for table in tables()}
     return result

@@ -147,7 +147,7 @@ REPUBLISHED = {
 }
 
 
-def _published_view(table: str, hidden: str = INTERNAL) -> str:
+def published_view(table: str, hidden: str = INTERNAL) -> str:
     # A record (or metric cell) lives in one partition, so FINAL need not merge across partitions.
     return _view(table, f"SELECT * EXCEPT ({hidden}) FROM {table} FINAL "
                         "SETTINGS do_not_merge_across_partitions_select_final = 1")
@@ -159,7 +159,7 @@ def _republished(table: str) -> list[str]:
         f"DROP VIEW IF EXISTS v_{table}",
         f"DROP TABLE IF EXISTS {table}",
         f"CREATE TABLE IF NOT EXISTS {table} ({COLUMNS[table]}, {extra}) {ENGINE} {layout}",
-        _published_view(table, f"{INTERNAL}, part_month" if "part_month" in extra else INTERNAL),
+        published_view(table, f"{INTERNAL}, part_month" if "part_month" in extra else INTERNAL),
     ]
 
 
@@ -176,7 +176,7 @@ INCREMENTAL = [
 
 
 
-def _commented(columns: list[tuple[str, str, str]]) -> str:
+def commented(columns: list[tuple[str, str, str]]) -> str:
     """Column definitions with their descriptions as ClickHouse comments (BI tools show them)."""
     return ", ".join("{} {} COMMENT '{}'".format(name, kind, text.replace("'", "''"))
                      for name, kind, text in columns)
@@ -185,9 +185,9 @@ def _commented(columns: list[tuple[str, str, str]]) -> str:
 def _marts(marts: dict) -> list[str]:
     """Each mart's table (published like every metric table) and its `v_` view."""
     return [statement for table, (columns, grain) in marts.items() for statement in (
-        f"CREATE TABLE IF NOT EXISTS {table} ({_commented(columns)}, {PUBLISHED}) {ENGINE} "
+        f"CREATE TABLE IF NOT EXISTS {table} ({commented(columns)}, {PUBLISHED}) {ENGINE} "
         f"{BY_DAY} ORDER BY ({grain})",
-        _published_view(table))]
+        published_view(table))]
 
 
 def _forget(dataset: str) -> str:
@@ -235,9 +235,9 @@ MARTS = {
                           "stat_date, shop_id"),
 }
 SCREEN_MARTS = [
-    *(f"ALTER TABLE dws_sale_out ADD COLUMN IF NOT EXISTS {_commented([field])}" for field in HEADER_FIELDS),
+    *(f"ALTER TABLE dws_sale_out ADD COLUMN IF NOT EXISTS {commented([field])}" for field in HEADER_FIELDS),
     "DROP VIEW IF EXISTS v_dws_sale_out",
-    _published_view("dws_sale_out", f"{INTERNAL}, part_month"),
+    published_view("dws_sale_out", f"{INTERNAL}, part_month"),
     _forget("sales_out"),
     *_marts(MARTS),
 ]
@@ -282,14 +282,14 @@ HEALTH_COLUMNS = [
 ]
 STOCK_MART_STATEMENTS = [
     "ALTER TABLE dws_inventory_daily ADD COLUMN IF NOT EXISTS "
-    + _commented([IN_TRANSIT]),
+    + commented([IN_TRANSIT]),
     "DROP VIEW IF EXISTS v_dws_inventory_daily",
-    _published_view("dws_inventory_daily"),
+    published_view("dws_inventory_daily"),
     _forget("inventory"),
     *_marts(STOCK_MARTS),
-    f"CREATE TABLE IF NOT EXISTS ads_pipeline_health_hourly ({_commented(HEALTH_COLUMNS)}, "
+    f"CREATE TABLE IF NOT EXISTS ads_pipeline_health_hourly ({commented(HEALTH_COLUMNS)}, "
     f"{PUBLISHED}) {ENGINE} PARTITION BY toYYYYMM(stat_hour) ORDER BY (stat_hour, dataset)",
-    _published_view("ads_pipeline_health_hourly"),
+    published_view("ads_pipeline_health_hourly"),
 ]
 
 # Migration 7, the last mart of screens.md: the hourly sales forecast (qeasy.warehouse.forecast).
@@ -305,9 +305,9 @@ FORECAST_COLUMNS = [
      "summed to the hour"),
 ]
 FORECAST = [
-    f"CREATE TABLE IF NOT EXISTS ads_sales_forecast ({_commented(FORECAST_COLUMNS)}, {PUBLISHED}) "
+    f"CREATE TABLE IF NOT EXISTS ads_sales_forecast ({commented(FORECAST_COLUMNS)}, {PUBLISHED}) "
     f"{ENGINE} {BY_DAY} ORDER BY (stat_date, shop_id, hour)",
-    _published_view("ads_sales_forecast"),
+    published_view("ads_sales_forecast"),
 ]
 
 # Migration 9: SKU sales per shop and day, so that the dashboard's SKU rankings of some shops (the
@@ -322,39 +322,6 @@ SKU_SHOP_MART = {
          ("refund_orders", "UInt64", "退款单数 refund orders with a non-anomalous line of the SKU")],
         "stat_date, shop_id, sku_id"),
 }
-
-# Migration 10: the unique-code in/out flow (唯一码进出流水) as a wide table, published like the
-# fact wide tables (a row keeps the partition of the month it was first published in).
-FLOW = "dws_unique_code_flow"
-FLOW_COLUMNS = [
-    ("sku_sn", "String", "唯一码 the unit's serial code"),
-    ("io_id", "Int64", "单据号 the document that moved the unit (out order; after-sale for a return)"),
-    ("inout_type", "Int64", "出入库类型 movement code, 1..18 in jushuitan-api.md"),
-    ("inout_type_label", "Nullable(String)", "出入库类型名称 label of inout_type from the configurable "
-     "mapping (1 采购入库 ... 18 其它退货); NULL, and the row flagged, for a code outside it"),
-    ("o_id", "Nullable(String)", "内部订单号 ERP order id (a string in this API)"),
-    ("sku_id", "Nullable(String)", "SKU编码 SKU id"),
-    ("i_id", "Nullable(String)", "款式编码 style id from dim_sku"),
-    ("sku_name", "Nullable(String)", "商品名称 SKU name from dim_sku"),
-    ("category", "Nullable(String)", "类目 SKU category from dim_sku"),
-    ("cost_price", f"Nullable({MONEY})", "成本价 unit cost (the API sends it as a string)"),
-    ("cost_amount", f"Nullable({MONEY})", "成本金额 cost amount of the movement"),
-    ("create_time", f"Nullable({TIME})", "创建时间 when the movement happened (Beijing time)"),
-    ("modified_time", f"Nullable({TIME})", "修改时间 last modification (Beijing time)"),
-    ("ts", "UInt64", "版本 row version: modified_time in epoch ms, the highest wins"),
-    ("is_anomaly", "UInt8", "异常 1 when the row has a defect (anomaly_reason), e.g. an unknown inout_type"),
-    ("anomaly_reason", "String", "异常原因 why the row is flagged, '; '-separated; empty when clean"),
-    ("sku_missing", "UInt8", "SKU缺失 1 when the SKU is not in dim_sku: its attributes are NULL"),
-    ("biz_date", "Date", "业务日期 Beijing day of create_time (the day partition the flow is read by)"),
-    ("source_day", "Date", "来源日 staged day the published version was read on"),
-    ("part_month", "UInt32", "分区月 month the row was first published in: its partition for good "
-     "(internal)"),
-]
-UNIQUE_CODE_FLOW = [
-    f"CREATE TABLE IF NOT EXISTS {FLOW} ({_commented(FLOW_COLUMNS)}, {PUBLISHED}, {FACT_INDEXES}) "
-    f"{ENGINE} PARTITION BY part_month ORDER BY (sku_sn, io_id, inout_type)",
-    _published_view(FLOW, f"{INTERNAL}, part_month"),
-]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "contract tables, latest-version views, quarantine and API health", INITIAL),
@@ -382,7 +349,8 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ]),
     (9, "ads_sku_shop_daily: SKU sales per shop and day (the dashboard's SKU rankings)",
      [*_marts(SKU_SHOP_MART), _forget("sales_out"), _forget("after_sale")]),
-    (10, "dws_unique_code_flow: the unique-code in/out flow with inout_type labels", UNIQUE_CODE_FLOW),
+    # Since made from the dataset's declaration, like every GRAIN wide table (qeasy.warehouse.declared).
+    (10, "dws_unique_code_flow: the unique-code in/out flow with inout_type labels", []),
 ]
 
 

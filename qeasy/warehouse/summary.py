@@ -7,13 +7,11 @@ from datetime import date
 from clickhouse_connect.driver.client import Client
 
 from qeasy.alerts.rules import Alert, evaluate
+from qeasy.warehouse.health import TABLE as HEALTH
+from qeasy.warehouse.refresh import tables
 
-TABLES = ["dim_shop", "dim_sku", "dws_sale_out", "dws_after_sale", "dws_inventory", "dws_inventory_daily",
-          "dws_unique_code_flow",
-          "ads_shop_daily", "ads_sku_after_sale_7d", "ads_inventory_turnover", "ads_sales_hourly",
-          "ads_region_daily", "ads_finance_daily", "ads_inventory_overview", "ads_replenishment",
-          "ads_sku_shop_daily",
-          "ads_pipeline_health_hourly", "ads_sales_forecast", "dq_quarantine"]
+# The contract's tables: dimensions, what a refresh writes, the API health and the quarantine.
+TABLES = ["dim_shop", "dim_sku", *tables(), HEALTH, "dq_quarantine"]
 
 
 @dataclass(frozen=True)

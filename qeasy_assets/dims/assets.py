@@ -12,11 +12,11 @@ from dagster_duckdb import DuckDBResource
 
 from qeasy.cleanse.cleanse import cleanse, extract_all
 from qeasy.cleanse.dwd import table_exists
-from qeasy.cleanse.shapes import FACTS, SHAPES
+from qeasy.datasets import ENDPOINTS, SHAPES
 from qeasy.erp.client import CallStats
-from qeasy.erp.endpoints import ENDPOINTS
 from qeasy.erp.times import day_of_date
 from qeasy.ingest.staging import lookup_calls
+from qeasy.warehouse.ads import COUNTED
 from qeasy.warehouse.dims import missing_skus, publish_shops, publish_skus
 from qeasy.warehouse.publish import insert
 from qeasy.warehouse.quarantine import publish_quarantine
@@ -71,7 +71,7 @@ def _referenced(conn, days: list[date]) -> list[str]:
     """SKU ids the cleansed facts of `days` name."""
     parts = [
         f"SELECT sku_id FROM dwd.{dataset} WHERE partition_day IN (SELECT UNNEST(?::DATE[]))"
-        for dataset in FACTS
+        for dataset in COUNTED
         if table_exists(conn, dataset)
     ]
     if not parts:
@@ -96,7 +96,7 @@ def _look_up(erp: JushuitanResource, sku_ids: list[str], stats: CallStats) -> li
 
 @dg.asset(
     op_tags=ON_STAGING_HOST,
-    deps=[ods_key("sku"), *(dwd_key(dataset) for dataset in FACTS)],
+    deps=[ods_key("sku"), *(dwd_key(dataset) for dataset in COUNTED)],
     group_name="dim",
     kinds={"api", "polars", "clickhouse"},
     owners=["team:data-platform"],

@@ -1,4 +1,4 @@
-"""DWD assets: each staged fact dataset (and the unique-code flow) cleansed with polars into
+"""DWD assets: each staged dataset declared with a DWD table cleansed with polars into
 `dwd.<dataset>` (DuckDB), flagged rows copied to `dq_quarantine` (ClickHouse), checked with pandera."""
 
 
@@ -9,7 +9,7 @@ from pydantic import Field
 
 from qeasy.cleanse.dwd import cleanse_days, unstaged_days
 from qeasy.cleanse.quality import dwd_schema
-from qeasy.cleanse.shapes import CLEANSED, SHAPES
+from qeasy.datasets import CLEANSED, DATASETS
 from qeasy.warehouse.quarantine import publish_quarantine
 from qeasy_assets.columns import COLUMN_SCHEMA, dwd_columns, markdown_table
 from qeasy_assets.dwd.checks import check_specs, results
@@ -20,13 +20,6 @@ from resources.clickhouse import ClickHouseResource
 from resources.quality import QualityResource
 
 DAYS_PER_CHUNK = 7
-DESCRIPTIONS = {
-    "sales_out": "Sales-out order lines (出库单明细), typed and flagged, every version staged.",
-    "after_sale": "After-sale order lines (售后单明细), typed and flagged, every version staged.",
-    "inventory": "Stock per SKU (库存), typed and flagged, every version staged.",
-    "unique_code": "Unique-code stock flow (唯一码进出流水), typed, inout_type labelled and checked, "
-    "every version staged.",
-}
 
 
 class CleanseConfig(dg.Config):
@@ -55,14 +48,15 @@ def reasons(quarantine: pl.DataFrame, top: int = 10) -> str:
 
 
 def build_dwd_asset(dataset: str) -> dg.AssetsDefinition:
-    shape = SHAPES[dataset]
+    declared = DATASETS[dataset]
+    shape = declared.shape
     key = dwd_key(dataset)
     schema = dwd_schema(shape)
 
     @dg.asset(
         key=key,
         deps=[ods_key(dataset)],
-        description=DESCRIPTIONS[dataset],
+        description=declared.dwd,
         group_name="dwd",
         kinds={"polars", "duckdb"},
         owners=["team:data-platform"],

@@ -1,1 +1,1 @@
-"""ODS: raw ERP rows as the API sends them, one asset per dataset of the endpoint table."""
+"""ODS: raw ERP rows as the API sends them, one asset per declared dataset."""

@@ -1,4 +1,4 @@
-"""ODS assets: one per row of the endpoint table, each pulling its days into DuckDB staging.
+"""ODS assets: one per declared dataset, each pulling its days into DuckDB staging.
 
 Checks beside them: `complete` (blocking: no dead letters, so nothing was skipped) and
 `reconciled` (warning: the rows read equal the API's own `data_count` for each window), only where
@@ -12,8 +12,9 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from qeasy.datasets import ENDPOINTS
 from qeasy.erp.client import CallStats
-from qeasy.erp.endpoints import ENDPOINTS, Endpoint
+from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import BEIJING, day_of_date, day_start_ms, format_bj
 from qeasy.ingest.pull import DayPull, Puller
 from qeasy.ingest.staging import staged_until, store

@@ -6,8 +6,8 @@ never DuckDB staging, so Celery may run it on any host (qeasy_assets.queues).
 
 import dagster as dg
 
-from qeasy.sinks.mysql import published_rows, unpublished, write_days
-from qeasy.warehouse.schema import FLOW
+from qeasy.sinks.mysql import GRAIN, published_rows, unpublished, write_days
+from qeasy.sinks.mysql import TABLE as FLOW
 from qeasy_assets.partitions import daily, partition_days
 from resources.clickhouse import ClickHouseResource
 from resources.mysql import MySqlResource
@@ -25,7 +25,7 @@ SINK = "sink_mysql_unique_code_flow"
     owners=["team:data-platform"],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    metadata={"source": f"v_{FLOW}", "grain": "sku_sn, io_id, inout_type"},
+    metadata={"source": f"v_{FLOW}", "grain": ", ".join(GRAIN)},
 )
 def mysql_unique_code_flow(context: dg.AssetExecutionContext, warehouse: ClickHouseResource,
                            mysql: MySqlResource) -> dg.MaterializeResult:

@@ -1,17 +1,19 @@
 """The published warehouse: DWS wide tables and ADS metrics in ClickHouse, refreshed together in one
 step per day range so that metrics always agree with the wide tables they are computed from."""
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
 from clickhouse_connect.driver.client import Client
 from dagster_duckdb import DuckDBResource
 
-from qeasy.erp.endpoints import ENDPOINTS
+from qeasy.datasets import ENDPOINTS, PUBLISHED
+from qeasy.warehouse.ads import METRICS
 from qeasy.warehouse.health import TABLE as HEALTH
 from qeasy.warehouse.health import publish_health
 from qeasy.warehouse.publish import written
-from qeasy.warehouse.refresh import refresh
+from qeasy.warehouse.refresh import DAILY_STOCK, refresh
 from qeasy_assets.columns import COLUMN_SCHEMA, clickhouse_columns, markdown_table
 from qeasy_assets.dwd.assets import dwd_key
 from qeasy_assets.ods.assets import ods_key
@@ -26,86 +28,15 @@ DIMS = [dg.AssetKey("dim_sku"), dg.AssetKey("dim_shop")]
 # The fact wide tables pick each record's latest version in DuckDB and join the dimensions with
 # polars; end-of-day stock is computed in DuckDB SQL; the metrics are ClickHouse SQL over the views.
 FACT_KINDS = {"duckdb", "polars", "clickhouse"}
-DWS = {
-    "dws_sale_out": (
-        "Sales-out lines (出库明细宽表), latest version of every order, with SKU and shop names.",
-        [dwd_key("sales_out"), *DIMS],
-        FACT_KINDS,
-    ),
-    "dws_after_sale": (
-        "After-sale lines (售后明细宽表), latest version of every order, refunds marked.",
-        [dwd_key("after_sale"), *DIMS],
-        FACT_KINDS,
-    ),
-    "dws_inventory": (
-        "Current stock per SKU (当前库存), summed over warehouses.",
-        [dwd_key("inventory"), *DIMS],
-        FACT_KINDS,
-    ),
-    "dws_inventory_daily": (
-        "End-of-day stock per SKU (日末库存), from the versions seen so far.",
-        [dwd_key("inventory")],
-        {"duckdb", "clickhouse"},
-    ),
-    "dws_unique_code_flow": (
-        "Unique-code in/out flow (唯一码进出流水宽表): one row per unit, document and movement type, "
-        "latest version, inout_type labelled, with SKU names.",
-        [dwd_key("unique_code"), *DIMS],
-        FACT_KINDS,
-    ),
-}
-ADS = {
-    "ads_shop_daily": (
-        "Shop-day metrics (店铺日报): out orders, quantities, amounts, refunds, after-sale rate.",
-        ["dws_sale_out", "dws_after_sale"],
-        {"clickhouse"},
-    ),
-    "ads_sku_after_sale_7d": (
-        "SKU after-sale rate over 7 days (商品7日售后率).",
-        ["dws_sale_out", "dws_after_sale"],
-        {"clickhouse"},
-    ),
-    "ads_inventory_turnover": (
-        "SKU stock, 7-day outflow and turnover days (库存周转), below-minimum flag.",
-        ["dws_inventory_daily", "dws_sale_out"],
-        {"clickhouse"},
-    ),
-    "ads_sales_hourly": (
-        "Shop sales by hour (分时销售): out orders, items and amount per hour of io_date.",
-        ["dws_sale_out"],
-        {"clickhouse"},
-    ),
-    "ads_region_daily": (
-        "Shop sales by receiver province (地域分布), provinces normalised for the China map.",
-        ["dws_sale_out"],
-        {"clickhouse"},
-    ),
-    "ads_finance_daily": (
-        "Shop receivables per day (财务应收): GMV, discounts, paid, freight, platform fee, refunds, net.",
-        ["dws_sale_out", "dws_after_sale"],
-        {"clickhouse"},
-    ),
-    "ads_sku_shop_daily": (
-        "SKU sales per shop and day (商品店铺日销): out orders, items, amount and refund orders.",
-        ["dws_sale_out", "dws_after_sale"],
-        {"clickhouse"},
-    ),
-    "ads_inventory_overview": (
-        "Stock by category (库存总览): SKUs, units, SKUs below minimum and at zero.",
-        ["ads_inventory_turnover", "dim_sku"],
-        {"clickhouse"},
-    ),
-    "ads_replenishment": (
-        "SKUs to reorder (补货建议) with the suggested quantity for lead time plus safety days.",
-        ["ads_inventory_turnover", "dws_inventory_daily"],
-        {"clickhouse"},
-    ),
-    "ads_sales_forecast": (
-        "Shop sales by hour with a forecast to midnight (销售预测) from the shape of the last 7 days.",
-        ["dws_sale_out"],
-        {"clickhouse", "polars"},
-    ),
-}
+
+
+def _wide_tables() -> Iterator[tuple[str, str, list, set[str]]]:
+    """(table, description, upstream, kinds) of each declared wide table."""
+    for dataset in PUBLISHED:
+        wide = dataset.wide
+        yield wide.table, wide.description, [dwd_key(dataset.name), *DIMS], FACT_KINDS
+        if wide.daily:
+            yield DAILY_STOCK, wide.daily, [dwd_key(dataset.name)], {"duckdb", "clickhouse"}
 
 
 def _attributes(name: str, group: str, kinds: set[str]) -> dict:
@@ -116,9 +47,11 @@ def _attributes(name: str, group: str, kinds: set[str]) -> dict:
 
 
 SPECS = [
-    dg.AssetSpec(name, description=text, deps=deps, **_attributes(name, group, kinds))
-    for group, tables in (("dws", DWS), ("ads", ADS))
-    for name, (text, deps, kinds) in tables.items()
+    *(dg.AssetSpec(name, description=text, deps=deps, **_attributes(name, "dws", set(kinds)))
+      for name, text, deps, kinds in _wide_tables()),
+    *(dg.AssetSpec(m.table, description=m.description, deps=list(m.reads),
+                   **_attributes(m.table, "ads", set(m.kinds)))
+      for m in METRICS),
 ]
 TOP = 10  # rows of the at-a-glance tables
 

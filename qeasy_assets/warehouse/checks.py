@@ -2,7 +2,7 @@
 records it republished and the metric days it recomputed (read back by their publish version).
 
 - `latest_version` (blocking, wide tables): one row per grain, and the lines of one version per record
-  (the unique-code flow: one row per grain, its newest version).
+  (GRAIN tables such as the unique-code flow: one row per grain, its newest version).
 - `reconciled` (warning, ads_shop_daily): order counts equal the distinct out/refund orders of the views;
   (the screens' hourly, regional and finance marts): they add up to ads_shop_daily per shop and day.
 - `reconciled` (warning, ads_inventory_overview): per day it adds up to ads_inventory_turnover.
@@ -16,7 +16,9 @@ records it republished and the metric days it recomputed (read back by their pub
 import dagster as dg
 from clickhouse_connect.driver.client import Client
 
-from qeasy.warehouse.dws import FACTS, FLOW_GRAIN, FLOW_TABLE
+from qeasy.datasets import Dataset
+from qeasy.warehouse.declared import grain_tables
+from qeasy.warehouse.dws import FACTS
 from qeasy.warehouse.health import TABLE as HEALTH
 from qeasy.warehouse.refresh import Refresh
 from qeasy_assets.partitions import daily
@@ -70,12 +72,16 @@ CHECKS = [
         )
         for table in (fact.table for fact in FACTS)
     ),
-    dg.AssetCheckSpec(
-        "latest_version",
-        asset=FLOW_TABLE,
-        blocking=True,
-        partitions_def=daily,
-        description="One row per (sku_sn, io_id, inout_type), and it is the grain's newest version in DWD.",
+    *(
+        dg.AssetCheckSpec(
+            "latest_version",
+            asset=dataset.wide.table,
+            blocking=True,
+            partitions_def=daily,
+            description=f"One row per ({', '.join(dataset.grain)}), and it is the grain's newest version "
+            "in DWD.",
+        )
+        for dataset in grain_tables()
     ),
     dg.AssetCheckSpec(
         "reconciled",
@@ -155,7 +161,7 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
                           "duplicate_grain_rows": duplicates, "records_with_several_versions": mixed},
             )
         )
-    results.append(_flow_check(client, refresh))
+    results += [_grain_check(client, refresh, dataset) for dataset in grain_tables()]
     days = {"days": refresh.days.get("ads_shop_daily", [])}
     ads = client.query("SELECT sum(out_orders), sum(refund_orders) FROM v_ads_shop_daily "
                        "WHERE stat_date IN {days:Array(Date)}", parameters=days).result_rows[0]
@@ -236,19 +242,19 @@ def evaluate(client: Client, refresh: Refresh) -> list[dg.AssetCheckResult]:
     return results
 
 
-def _flow_check(client: Client, refresh: Refresh) -> dg.AssetCheckResult:
-    """`latest_version` of the unique-code flow over the rows this refresh wrote: no grain twice in
-    the view, and no older version shown where the table holds a newer live one."""
-    written = (f"({FLOW_GRAIN}) IN (SELECT {FLOW_GRAIN} FROM {FLOW_TABLE} "
-               "WHERE publish_version = {v:UInt64})")
-    duplicates = _one(client, f"SELECT count() - uniqExact({FLOW_GRAIN}) FROM v_{FLOW_TABLE} "
-                              f"WHERE {written}", v=refresh.version)
-    stale = _one(client, f"SELECT count() FROM v_{FLOW_TABLE} AS v JOIN (SELECT {FLOW_GRAIN}, max(ts) AS ts "
-                         f"FROM {FLOW_TABLE} WHERE is_deleted = 0 AND {written} GROUP BY ALL) AS m "
-                         f"USING ({FLOW_GRAIN}) WHERE v.ts < m.ts", v=refresh.version)
+def _grain_check(client: Client, refresh: Refresh, dataset: Dataset) -> dg.AssetCheckResult:
+    """`latest_version` of a GRAIN table over the rows this refresh wrote: no grain twice in the view,
+    and no older version shown where the table holds a newer live one."""
+    table, grain = dataset.wide.table, ", ".join(dataset.grain)
+    written = f"({grain}) IN (SELECT {grain} FROM {table} WHERE publish_version = {{v:UInt64}})"
+    duplicates = _one(client, f"SELECT count() - uniqExact({grain}) FROM v_{table} WHERE {written}",
+                      v=refresh.version)
+    stale = _one(client, f"SELECT count() FROM v_{table} AS v JOIN (SELECT {grain}, max(ts) AS ts "
+                         f"FROM {table} WHERE is_deleted = 0 AND {written} GROUP BY ALL) AS m "
+                         f"USING ({grain}) WHERE v.ts < m.ts", v=refresh.version)
     return dg.AssetCheckResult(
-        asset_key=FLOW_TABLE, check_name="latest_version", passed=duplicates == 0 and stale == 0,
-        metadata={"records_checked": refresh.records.get("unique_code", 0),
+        asset_key=table, check_name="latest_version", passed=duplicates == 0 and stale == 0,
+        metadata={"records_checked": refresh.records.get(dataset.name, 0),
                   "duplicate_grain_rows": duplicates, "rows_older_than_their_newest": stale})
 
 

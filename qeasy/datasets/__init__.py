@@ -1,0 +1,54 @@
+"""Every dataset qeasy handles, one declaration each (`qeasy.datasets.declaration.Dataset`), and the
+tables every layer reads, derived from them.
+
+The built-in datasets are Jushuitan's (`qeasy.datasets.jushuitan`). `QEASY_DATASETS` may name more
+modules (comma-separated, importable), each with a `DATASETS` sequence of declarations and, if it
+likes, a `METRICS` sequence of `qeasy.warehouse.ads.Metric`s over them: a merchant's own dataset is
+one declaration in its own module, with no change to qeasy (README, "Add a dataset").
+"""
+
+import importlib
+import os
+
+from qeasy.datasets import jushuitan
+from qeasy.datasets.declaration import Dataset, Style, Wide
+from qeasy.erp.endpoints import Endpoint
+
+__all__ = ["BY_PATH", "CLEANSED", "DATASETS", "ENDPOINTS", "EXTRA_METRICS", "PUBLISHED", "SHAPES",
+           "Dataset", "Style", "Wide", "load"]
+
+
+def load(modules: str = "", metrics: list | None = None) -> dict[str, Dataset]:
+    """The built-in declarations and those of `modules` (comma-separated module names), by name;
+    the modules' metrics are added to `metrics` when given."""
+    found = list(jushuitan.DATASETS)
+    for name in filter(None, (part.strip() for part in modules.split(","))):
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise ValueError(f"QEASY_DATASETS: cannot import {name}: {exc}") from exc
+        extra = getattr(module, "DATASETS", None)
+        if extra is None or not all(isinstance(d, Dataset) for d in extra):
+            raise ValueError(f"QEASY_DATASETS: {name} must define DATASETS, a sequence of Dataset")
+        found += extra
+        if metrics is not None:
+            metrics += getattr(module, "METRICS", ())
+    datasets: dict[str, Dataset] = {}
+    for dataset in found:
+        if dataset.name in datasets:
+            raise ValueError(f"dataset {dataset.name!r} is declared twice")
+        datasets[dataset.name] = dataset
+    tables = [d.wide.table for d in datasets.values() if d.wide]
+    paths = [d.endpoint.path for d in datasets.values()]
+    if len(set(tables)) < len(tables) or len(set(paths)) < len(paths):
+        raise ValueError("two datasets declare the same wide table or API path")
+    return datasets
+
+
+EXTRA_METRICS: list = []  # the QEASY_DATASETS modules' metrics (qeasy.warehouse.ads adds them to its own)
+DATASETS: dict[str, Dataset] = load(os.environ.get("QEASY_DATASETS", ""), EXTRA_METRICS)
+ENDPOINTS: dict[str, Endpoint] = {name: d.endpoint for name, d in DATASETS.items()}
+BY_PATH: dict[str, Endpoint] = {e.path: e for e in ENDPOINTS.values()}
+SHAPES = {name: d.shape for name, d in DATASETS.items()}
+CLEANSED = tuple(name for name, d in DATASETS.items() if d.dwd)  # cleansed into DWD
+PUBLISHED = tuple(d for d in DATASETS.values() if d.wide)  # published as wide tables
