@@ -65,7 +65,7 @@ def _stock(conn: duckdb.DuckDBPyConnection, client: Client, dims: Dimensions, da
     after = now.published.get(dataset.name)
     changed = changes(conn, dataset.name, after, upto)
     if after is None and loaded:  # a rebuild: from the first day, SKUs published before included
-        published = pl.DataFrame({"record_key": _published_ids(client, "dws_inventory", "sku_id"),
+        published = pl.DataFrame({"record_key": _published_ids(client, dataset.wide.table, "sku_id"),
                                   "first_day": min(loaded)}, schema=changed.schema)
         changed = pl.concat([changed, published])
     publish_inventory_daily(conn, client, changed, sorted(new_days), loaded, now.version)
