@@ -61,13 +61,14 @@ class _FileSpans:
 class _RedisSpans:
     """The log in a Redis key, under a Redis lock, timed by the Redis server: every host."""
 
-    def __init__(self, url: str, digest: str) -> None:
+    def __init__(self, url: str, digest: str, ttl: int = 300) -> None:
         import redis
 
         self._errors = (redis.RedisError,)
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._where = redis.connection.parse_url(url).get("host") or "a unix socket"
         self.key = f"qeasy:erp-budget:{digest}"
+        self.ttl = ttl  # seconds the log outlives its last write
 
     @contextlib.contextmanager
     def locked(self) -> Spans:
@@ -89,13 +90,22 @@ class _RedisSpans:
 
     def _save(self, text: str) -> None:
         try:
-            self._client.set(self.key, text, ex=300)
+            self._client.set(self.key, text, ex=self.ttl)
         except self._errors as exc:
             raise self._unavailable(exc) from None
 
     def _unavailable(self, exc: Exception) -> BudgetUnavailable:
         return BudgetUnavailable(f"the shared ERP call budget in Redis ({self._where}) cannot be used: "
                                  f"{type(exc).__name__}: {exc} (QEASY_BUDGET_URL)")
+
+
+def shared_log(directory: Path, account: str, shared_url: str = "",
+               ttl: int = 300) -> _FileSpans | _RedisSpans:
+    """A small text log every caller of `account` reads and rewrites under one lock: a file in
+    `directory` (this host), or a Redis key at `shared_url` (every host) kept `ttl` s after a write."""
+    # The account (app key) is hashed: file names and keys are not a place for credentials.
+    digest = hashlib.sha256(account.encode()).hexdigest()[:16]
+    return _RedisSpans(shared_url, digest, ttl) if shared_url else _FileSpans(directory, digest)
 
 
 class CallBudget:
@@ -108,9 +118,7 @@ class CallBudget:
                  margin_seconds: float = 0.1, shared_url: str = "") -> None:
         if per_second < 1 or per_minute < 1:
             raise ValueError("the call budget needs at least 1 call/second and 1 call/minute")
-        # The account (app key) is hashed: file names and keys are not a place for credentials.
-        digest = hashlib.sha256(account.encode()).hexdigest()[:16]
-        self._spans = _RedisSpans(shared_url, digest) if shared_url else _FileSpans(directory, digest)
+        self._spans = shared_log(directory, account, shared_url)
         self.per_second = per_second
         self.per_minute = per_minute
         self.margin = margin_seconds

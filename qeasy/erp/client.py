@@ -1,4 +1,5 @@
-"""The ERP client: signed calls within the shared budget, the error table, retries, token refresh.
+"""The ERP clients' shared HTTP layer, and the Jushuitan client: signed calls within the shared
+budget, the error table, retries, token refresh.
 
 Configuration errors (signature, token, IP, parameters, clock skew, permission) fail at once with
 a message naming the cause; throttling, HTTP 429/5xx, timeouts and malformed JSON are retried
@@ -35,7 +36,7 @@ CONFIG_ERRORS = {
 class ErpConfigError(RuntimeError):
     """The ERP refused the request for a reason retrying cannot fix."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int | str, message: str) -> None:
         super().__init__(f"ERP error {code}: {message}")
         self.code = code
 
@@ -93,25 +94,77 @@ class RetryPolicy:
     minute_floor: float = 5.0  # a 200 waits longer: another app may be using the account's minute
 
 
-class ErpClient:
-    """Calls one ERP account. Thread-safe; share one per process and budget."""
+class HttpClient:
+    """What every ERP protocol shares: one pooled HTTP client, the call budget, retries with
+    backoff, and the transport errors every open API answers the same way. Thread-safe."""
+
+    def __init__(self, base_url: str, budget: CallBudget | None, timeout: float = 30.0,
+                 retry: RetryPolicy | None = None, priority: str = BULK,
+                 settings: str = "the base URL") -> None:
+        self.base_url = base_url.rstrip("/")
+        self.budget = budget
+        self.retry = retry or RetryPolicy()
+        self.priority = priority
+        self._settings = settings  # what to check when the host answers 4xx (named in the error)
+        self._http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=32))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def budget_for(self, path: str) -> CallBudget:
+        """The budget that calls to `path` wait for (the pull sizes its concurrency by it)."""
+        return self.budget
+
+    def _post(self, path: str, form: dict[str, str], stats: CallStats, url: str = "") -> object:
+        """The decoded JSON answer to one call of `path` (posted to `url`, by default the base URL
+        followed by the path), or (a str) a description of why there is none."""
+        self.budget_for(path).acquire(self.priority)
+        started = time.monotonic()
+        try:
+            response = self._http.post(url or self.base_url + path, data=form)
+        except httpx.TimeoutException:
+            stats.add(calls=1, errors=1)
+            return f"timed out after {self._http.timeout.read} s"
+        except httpx.HTTPError as exc:  # connection, protocol or decoding trouble
+            stats.add(calls=1, errors=1)
+            return f"connection failed: {_cause(exc)}"
+        stats.add(calls=1, latency_ms=(time.monotonic() - started) * 1000)
+        if response.status_code == 429:
+            stats.add(throttled=1)
+            return "HTTP 429"
+        if response.status_code in (400, 401, 403, 404, 405):
+            raise ErpConfigError(response.status_code, f"HTTP {response.status_code} from {path}: "
+                                                       f"check {self._settings}")
+        if response.status_code != 200:
+            stats.add(errors=1)
+            return f"HTTP {response.status_code}"
+        try:
+            return response.json()
+        except ValueError:
+            stats.add(errors=1)
+            return "malformed JSON"
+
+    def _backoff(self, attempt: int, floor: float = 0.0) -> None:
+        ceiling = min(self.retry.backoff_cap, self.retry.backoff_base * 2 ** attempt)
+        time.sleep(max(floor, random.uniform(0, ceiling)))
+
+    def _where(self, path: str = "") -> str:
+        """The URL called (the base URL followed by `path`), without any user or password."""
+        return str(httpx.URL(self.base_url + path).copy_with(username=None, password=None))
+
+
+class ErpClient(HttpClient):
+    """Calls one Jushuitan account. Thread-safe; share one per process and budget."""
 
     def __init__(self, base_url: str, app_key: str, app_secret: str, access_token: str | None,
                  budget: CallBudget, refresh_token: str | None = None, timeout: float = 30.0,
                  retry: RetryPolicy | None = None, priority: str = BULK) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, budget, timeout, retry, priority, settings="JST_BASE_URL")
         self.app_key = app_key
         self._secret = app_secret
         self._token = access_token
         self._refresh_token = refresh_token
-        self.budget = budget
-        self.retry = retry or RetryPolicy()
-        self.priority = priority
-        self._http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=32))
         self._token_lock = threading.Lock()
-
-    def close(self) -> None:
-        self._http.close()
 
     def call(self, path: str, biz: Mapping[str, object], stats: CallStats) -> object:
         """The `data` of a successful business call; ErpConfigError or ErpGaveUp otherwise."""
@@ -154,36 +207,14 @@ class ErpClient:
 
     def _send(self, path: str, form: dict[str, str], stats: CallStats) -> tuple[int, str, object] | str:
         """(code, msg, data) of an answer, or a description of why there is none."""
-        self.budget.acquire(self.priority)
-        started = time.monotonic()
+        body = self._post(path, form, stats)
+        if isinstance(body, str):
+            return body
         try:
-            response = self._http.post(self.base_url + path, data=form)
-        except httpx.TimeoutException:
-            stats.add(calls=1, errors=1)
-            return f"timed out after {self._http.timeout.read} s"
-        except httpx.HTTPError as exc:  # connection, protocol or decoding trouble
-            stats.add(calls=1, errors=1)
-            return f"connection failed: {_cause(exc)}"
-        stats.add(calls=1, latency_ms=(time.monotonic() - started) * 1000)
-        if response.status_code == 429:
-            stats.add(throttled=1)
-            return "HTTP 429"
-        if response.status_code in (400, 401, 403, 404, 405):
-            raise ErpConfigError(response.status_code, f"HTTP {response.status_code} from {path}: "
-                                                       "check JST_BASE_URL")
-        if response.status_code != 200:
-            stats.add(errors=1)
-            return f"HTTP {response.status_code}"
-        try:
-            body = response.json()
             return int(body["code"]), str(body.get("msg", "")), body.get("data")
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, ValueError):
             stats.add(errors=1)
             return "malformed JSON"
-
-    def _backoff(self, attempt: int, floor: float = 0.0) -> None:
-        ceiling = min(self.retry.backoff_cap, self.retry.backoff_base * 2 ** attempt)
-        time.sleep(max(floor, random.uniform(0, ceiling)))
 
     # ---- tokens --------------------------------------------------------------------------
     def _ensure_token(self, stats: CallStats) -> None:
@@ -224,10 +255,6 @@ class ErpClient:
             self._backoff(attempt, floor=1.0 if isinstance(outcome, tuple) else 0.0)
         raise ErpGaveUp(f"{self._where(path)}: gave up after {self.retry.max_attempts} attempts; "
                         f"last: {last_problem}")
-
-    def _where(self, path: str) -> str:
-        """The URL called, without any user or password it may carry."""
-        return str(httpx.URL(self.base_url + path).copy_with(username=None, password=None))
 
 
 def _cause(exc: httpx.HTTPError) -> str:
