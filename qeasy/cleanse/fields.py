@@ -1,7 +1,8 @@
 """Field kinds and how a raw value (always read as text) becomes a typed value or a reason.
 
 ERP numbers arrive as JSON numbers or numeric strings, times as Beijing wall-clock strings with or
-without milliseconds; anything else is unparseable. A value is "present" unless null or "".
+without milliseconds, or as epoch milliseconds; anything else is unparseable. A value is "present"
+unless null or "".
 """
 
 from dataclasses import dataclass
@@ -91,6 +92,10 @@ def parse(field: Field, raw: pl.Expr, vocabulary: list[str] | None = None) -> Pa
         value = text.cast(MONEY, strict=False)
     elif kind is Kind.TIME:
         value = text.str.to_datetime(TIME_FORMAT, strict=False, time_unit="ms")
+        # Epoch milliseconds (吉客云 goods) become the Beijing wall clock the other times are written in.
+        digits = pl.when(text.str.len_bytes().is_between(12, 13)).then(text.cast(pl.UInt64, strict=False))
+        epoch = pl.from_epoch(digits.cast(pl.Int64), time_unit="ms") + pl.duration(hours=8)
+        value = pl.coalesce(value, epoch)
         # Outside what the warehouse's Date columns hold (and before China's last daylight-saving
         # year, whose clock times can be ambiguous) a time is as good as unparseable.
         value = pl.when(value.is_between(EARLIEST, LATEST, closed="left")).then(value)

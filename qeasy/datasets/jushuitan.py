@@ -225,6 +225,7 @@ UNIQUE_CODE = Dataset(
         time_field="create_time",
         has_next=False,
         has_counts=False,
+        immutable=True,
         id_params={"io_ids": 100, "o_ids": 100},
     ),
     shape=Shape(

@@ -24,6 +24,20 @@ class Endpoint:
     has_next: bool = True  # False: the last page is a short page
     has_counts: bool = True  # reports `data_count` / `page_count`
     id_params: dict[str, int] = field(default_factory=dict)  # id-list lookups -> max ids
+    page_params: tuple[str, str] = ("page_index", "page_size")
+    first_page: int = 1  # the index of the first page (吉客云: 0)
+    immutable: bool = False  # rows never change once written: plain index paging cannot drift
+    # A server cursor: (request parameter, answer field); the first call sends "" (吉客云 scrollId).
+    scroll: tuple[str, str] | None = None
+    # An id cursor of a list without window: (request parameter, row field); each call asks for the
+    # rows after the largest id seen so far (吉客云 maxQuantityId).
+    id_cursor: tuple[str, str] | None = None
+    fixed: dict[str, object] = field(default_factory=dict)  # sent with every call (吉客云 `fields`)
+
+    def paging(self, page: int, size: int | None = None) -> dict[str, int]:
+        """The paging parameters of the `page`-th page (1 is the first, whatever the API counts from)."""
+        index, size_param = self.page_params
+        return {index: self.first_page + page - 1, size_param: size or self.page_size_max}
 
 
 TOKEN_PATHS = {

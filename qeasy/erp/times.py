@@ -1,4 +1,5 @@
-"""Beijing time as the ERP writes it: `yyyy-MM-dd HH:mm:ss[.fff]`, UTC+8, no offset in the string."""
+"""Beijing time as the ERP writes it: `yyyy-MM-dd HH:mm:ss[.fff]`, UTC+8, no offset in the string
+(or, in some 吉客云 answers, epoch milliseconds)."""
 
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -16,6 +17,13 @@ def parse_bj(text: str) -> int:
     text = text.strip()
     fmt = _FORMAT + ".%f" if "." in text else _FORMAT
     return int(datetime.strptime(text, fmt).replace(tzinfo=BEIJING).timestamp() * 1000 + 0.5)
+
+
+def is_epoch_ms(value: object) -> bool:
+    """Whether a time is written as epoch milliseconds (吉客云 goods: 1751707629000), a JSON number
+    or a string of 12 or 13 digits, rather than a Beijing wall-clock string."""
+    text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    return text.isascii() and text.isdigit() and 12 <= len(text) <= 13
 
 
 def format_bj(ms: int, with_ms: bool = False) -> str:

@@ -16,6 +16,12 @@ How a slice is read depends on what the endpoint offers (its declaration says wh
   starts at the last second already read, so no page offset can drift. A second holding more
   rows than a page is paged by index on its own.
 - a flat array of immutable rows (unique codes): pages by index until a short page.
+- a server cursor (吉客云 `scrollId`): each answer names the next page's cursor; the slice ends at
+  its first row modified after it.
+- a list without window read by an id cursor (吉客云 `maxQuantityId`): the rows after the largest
+  id seen, until a short page.
+
+Paging parameter names, the first page's index and fixed parameters are the endpoint's.
 
 A call that still fails after the client's retries becomes a dead letter for every day its
 window covers; the rest goes on.
@@ -32,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from qeasy.erp.client import CallStats, ErpClient, ErpGaveUp
+from qeasy.erp.client import CallStats, ErpGaveUp, HttpClient
 from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import bj_day, day_start_ms, format_bj
 from qeasy.ingest.rows import latest, row_time, version
@@ -73,6 +79,7 @@ class Page:
     rows: list[dict]
     has_next: bool
     count: int | None
+    cursor: str | None = None  # the server cursor that reads on (a scroll)
 
 
 @dataclass
@@ -145,7 +152,7 @@ def slices(begin: int, end: int, parts: int) -> list[Slice]:
 class Puller:
     """Reads one endpoint through one client; `pull(days)` returns a DayPull per day."""
 
-    def __init__(self, client: ErpClient, endpoint: Endpoint, concurrency: int = 8,
+    def __init__(self, client: HttpClient, endpoint: Endpoint, concurrency: int = 8,
                  max_slices: int = 48) -> None:
         self.client = client
         self.endpoint = endpoint
@@ -196,7 +203,9 @@ class Puller:
     def _reader(self) -> Callable[[Slice, CallStats, Page | None], SliceResult]:
         if self.endpoint.cursor_param:
             return self._cursor
-        return self._keyset if self.endpoint.has_next else self._flat
+        if self.endpoint.scroll:
+            return self._scroll
+        return self._flat if self.endpoint.immutable else self._keyset
 
     def _plan(self, days: list[int], since: int | None = None) -> Plan:
         """The probe: page 1 of the window. If more follow, the API's count (or, without one, the
@@ -205,7 +214,7 @@ class Puller:
         letter rather than many."""
         plan = Plan(days, since)
         size = self.endpoint.page_size_max
-        biz = self._window_biz(plan.begin, plan.end) | {"page_index": 1, "page_size": size}
+        biz = self._window_biz(plan.begin, plan.end) | self.endpoint.paging(1, size) | self._scrolled("")
         try:
             plan.probe = page = self._page(biz, plan.stats)
             plan.pages += 1
@@ -239,7 +248,7 @@ class Puller:
         """More slices than the budget can keep busy only add part pages at their ends. A call
         takes well under half a second, so the calls the budget allows in half a second keep it
         busy; three times that covers slices that end early (a day's rhythm makes them uneven)."""
-        budget = self.client.budget
+        budget = self.client.budget_for(self.endpoint.path)
         per_second = min(budget.per_second, budget.per_minute / 60)
         return min(3 * max(2, math.ceil(per_second * 0.5)), 2 * max(1, self.concurrency))
 
@@ -301,7 +310,7 @@ class Puller:
 
     def _page(self, biz: dict, stats: CallStats, result: SliceResult | None = None) -> Page:
         """One call, its answer checked for shape: anything malformed is a failed call."""
-        data = self.client.call(self.endpoint.path, biz, stats)
+        data = self.client.call(self.endpoint.path, {**self.endpoint.fixed, **biz}, stats)
         if result is not None:
             result.pages += 1
         key = self.endpoint.rows_key
@@ -319,10 +328,19 @@ class Puller:
             more = data.get("has_next") if isinstance(data, dict) else None
             has_next = str(more).lower() in ("true", "1") if more is not None else False
         else:  # a flat array: a full page may have more behind it
-            has_next = len(rows) >= int(biz["page_size"])
+            has_next = len(rows) >= int(biz[self.endpoint.page_params[1]])
         if not rows:
             has_next = False  # an empty page ends any walk, whatever it says
-        return Page(rows, has_next, count)
+        cursor = None
+        if self.endpoint.scroll:
+            cursor = data.get(self.endpoint.scroll[1]) if isinstance(data, dict) else None
+            if has_next and not isinstance(cursor, str | int):
+                raise ErpGaveUp(f"{self.endpoint.path}: a full page without a {self.endpoint.scroll[1]}")
+        return Page(rows, has_next, count, None if cursor is None else str(cursor))
+
+    def _scrolled(self, cursor: str) -> dict:
+        """The server cursor parameter of a call (none for an API without one)."""
+        return {self.endpoint.scroll[0]: cursor} if self.endpoint.scroll else {}
 
     def _guarded(self, piece: Slice, stats: CallStats, body) -> SliceResult:
         """Run a reader body; a call that gives up becomes the slice's dead letter."""
@@ -349,8 +367,8 @@ class Puller:
         end are the slice's first page, and a row past the end means the slice is all in it."""
         page = first
         if page is None:
-            request.update(self._window_biz(piece.begin, piece.end)
-                           | {"page_index": 1, "page_size": self.endpoint.page_size_max})
+            request.update(self._window_biz(piece.begin, piece.end) | self.endpoint.paging(1)
+                           | self._scrolled(""))
             page = self._page(request, stats, result)
         if page.has_next:
             self._sorted_check(page.rows)
@@ -379,7 +397,7 @@ class Puller:
             start, page_index = max(earlier), 1
             for _ in range(MAX_PAGES):
                 request.clear()
-                request.update({endpoint.cursor_param: start, "page_index": page_index, "page_size": size,
+                request.update({endpoint.cursor_param: start, **endpoint.paging(page_index, size),
                                 "is_get_total": "false"})
                 page = self._page(request, stats, result)
                 inside = [r for r in page.rows if (row_time(endpoint, r) or piece.begin) <= piece.end]
@@ -397,8 +415,7 @@ class Puller:
         size, rows = self.endpoint.page_size_max, []
         for page_index in range(1, MAX_PAGES):
             request.clear()
-            request.update(self._window_biz(second, second + 1000) | {"page_index": page_index,
-                                                                      "page_size": size})
+            request.update(self._window_biz(second, second + 1000) | self.endpoint.paging(page_index, size))
             page = self._page(request, stats, result)
             rows += page.rows
             if not page.has_next:
@@ -425,7 +442,7 @@ class Puller:
                     if low > piece.end:
                         return
                 request.clear()
-                request.update(self._window_biz(low, piece.end) | {"page_index": 1, "page_size": size})
+                request.update(self._window_biz(low, piece.end) | endpoint.paging(1, size))
                 page = self._page(request, stats, result)
                 if page.has_next:
                     self._sorted_check(page.rows)
@@ -450,7 +467,7 @@ class Puller:
                     raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages")
                 request.clear()
                 request.update((self._window_biz(piece.begin, piece.end) if window else {})
-                               | {"page_index": page_index, "page_size": size})
+                               | self.endpoint.paging(page_index, size))
                 page = self._page(request, stats, result)
                 result.rows += page.rows
                 complete, page_index = not page.has_next, page_index + 1
@@ -461,4 +478,59 @@ class Puller:
         return self._paged(piece, stats, first, window=True)
 
     def _listing(self, piece: Slice, stats: CallStats, first: Page | None = None) -> SliceResult:
-        return self._paged(piece, stats, first, window=False)
+        return self._id_walk(piece, stats) if self.endpoint.id_cursor else \
+            self._paged(piece, stats, first, window=False)
+
+    def _scroll(self, piece: Slice, stats: CallStats, first: Page | None = None) -> SliceResult:
+        """A server cursor over the slice's window: each answer names the cursor of the next page.
+        Rows come by modification time, so the first row past the slice's end ends the slice."""
+        def body(result: SliceResult, request: dict) -> None:
+            page, complete = self._opening(piece, first, request, stats, result)
+            if not complete and first is not None:  # the probe's cursor is the whole window's
+                page, complete = self._opening(piece, None, request, stats, result)
+            for _ in range(MAX_PAGES):
+                if complete:
+                    return
+                request.clear()
+                request.update(self._window_biz(piece.begin, piece.end) | self.endpoint.paging(1)
+                               | self._scrolled(page.cursor or ""))
+                page = self._page(request, stats, result)
+                if page.has_next:
+                    self._sorted_check(page.rows)
+                inside = [r for r in page.rows if (row_time(self.endpoint, r) or piece.begin) <= piece.end]
+                result.rows += inside
+                complete = not page.has_next or len(inside) < len(page.rows)
+            raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages in one slice")
+
+        return self._guarded(piece, stats, body)
+
+    def _id_walk(self, piece: Slice, stats: CallStats) -> SliceResult:
+        """A list without window read by an id cursor: each call asks for the rows after the largest
+        id seen so far (rows need not come sorted), until a short page."""
+        param, name = self.endpoint.id_cursor
+
+        def body(result: SliceResult, request: dict) -> None:
+            last = 0
+            for _ in range(MAX_PAGES):
+                request.clear()
+                request.update({param: last} | self.endpoint.paging(1))
+                page = self._page(request, stats, result)
+                result.rows += page.rows
+                ids = [_whole(row.get(name)) for row in page.rows]
+                if not page.has_next:
+                    return
+                if None in ids or max(ids) <= last:
+                    raise ErpGaveUp(f"{self.endpoint.path}: a full page whose {name}s do not move the "
+                                    f"cursor past {last}")
+                last = max(ids)
+            raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages")
+
+        return self._guarded(piece, stats, body)
+
+
+def _whole(value: object) -> int | None:
+    """An integer id (a JSON number or a string of digits), None otherwise."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterable
 
 from qeasy.erp.endpoints import Endpoint
-from qeasy.erp.times import parse_bj
+from qeasy.erp.times import is_epoch_ms, parse_bj
 
 
 def _time_of(row: dict, name: str) -> int | None:
     value = row.get(name)
+    if is_epoch_ms(value):
+        return int(value)
     try:
         return parse_bj(str(value)) if value else None
     except ValueError:
