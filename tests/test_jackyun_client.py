@@ -56,3 +56,72 @@ def test_pacing_settings_are_checked() -> None:
         Pacing(per_method={"a": 0})
     with pytest.raises(ValueError, match="q=-1"):
         Pacing(daily={"q": -1})
+
+
+@pytest.fixture
+def gateway():
+    with SandboxServer(SandboxConfig(clock="2026-11-20 12:00:00", skus=200, orders_per_hour=200.0,
+                                     jackyun_per_method_per_second=3)) as server:
+        yield server
+
+
+def client_for(server, tmp_path, secret: str | None = None, pacing: Pacing | None = None,
+               attempts: int = 8) -> JackyunClient:
+    config = server.config
+    budgets = MethodBudgets(tmp_path, config.app_key, pacing or Pacing(per_second=3), margin_seconds=0.05)
+    return JackyunClient(server.url + "/open/openapi/do", config.app_key, secret or config.app_secret,
+                         budgets, retry=RetryPolicy(max_attempts=attempts, backoff_base=0.05, backoff_cap=0.5,
+                                                    throttle_floor=0.2))
+
+
+def test_a_wrong_secret_fails_in_seconds_naming_the_signature_error(gateway, tmp_path) -> None:
+    client, stats = client_for(gateway, tmp_path, secret="not-the-secret"), CallStats()
+    started = time.monotonic()
+    with pytest.raises(ErpConfigError) as failure:
+        client.call("erp.warehouse.get", {"pageIndex": 0, "pageSize": 50}, stats)
+    assert time.monotonic() - started < 5
+    assert failure.value.code == "0858030801" and "invalid signature" in str(failure.value)
+    assert "not-the-secret" not in str(failure.value) and stats.calls == 1
+
+
+def test_an_unsubscribed_method_fails_at_once_saying_so(tmp_path) -> None:
+    config = SandboxConfig(clock="2026-11-20 12:00:00", skus=50, jackyun_methods=("erp.warehouse.get",))
+    refused = pytest.raises(ErpConfigError, match="not subscribed.*erp.sales.get")
+    with SandboxServer(config) as server, refused:
+        client_for(server, tmp_path).call("erp.sales.get", {"pageIndex": 0, "pageSize": 50}, CallStats())
+
+
+def test_calls_decode_string_data_and_succeed_on_the_goods_sub_code(gateway, tmp_path) -> None:
+    client, stats = client_for(gateway, tmp_path), CallStats()
+    stock = client.call("erp.stockquantity.get", {"pageIndex": 0, "pageSize": 10, "maxQuantityId": 0}, stats)
+    assert len(stock["goodsStockQuantity"]) == 10  # `data` came as a JSON string
+    goods = client.call("erp.storage.goodslist", {"pageIndex": 0, "pageSize": 5, "maxSkuId": 0}, stats)
+    assert [row["skuId"] for row in goods["goods"]] == [1, 2, 3, 4, 5]  # sub-code 0030000004 is success
+    assert stats.calls == 2 and stats.errors == 0
+
+
+def test_throttling_is_retried_and_pacing_keeps_under_the_gateway_limit(gateway, tmp_path) -> None:
+    biz = {"pageIndex": 0, "pageSize": 1}
+    eager, stats = client_for(gateway, tmp_path / "eager", pacing=Pacing(per_second=10)), CallStats()
+    for _ in range(8):  # faster than the gateway's 3 calls a second per method: refused, retried
+        eager.call("erp.warehouse.get", biz, stats)
+    assert stats.throttled > 0 and stats.calls == 8 + stats.throttled
+    time.sleep(1.2)
+    paced, stats = client_for(gateway, tmp_path / "paced", pacing=Pacing(per_second=3)), CallStats()
+    started = time.monotonic()
+    for _ in range(7):
+        paced.call("erp.sales.get", biz, stats)
+    assert stats.throttled == 0 and stats.calls == 7
+    assert time.monotonic() - started >= 2.0  # 3 a second: the 7th waits for the third second
+
+
+def test_a_spent_daily_quota_stops_calls_before_they_are_sent(gateway, tmp_path) -> None:
+    pacing = Pacing(per_second=3, daily={"erp.warehouse.get": 3})
+    first, second = client_for(gateway, tmp_path, pacing=pacing), client_for(gateway, tmp_path, pacing=pacing)
+    stats = CallStats()
+    for client in (first, first, second):  # the count is shared by every client of the app key
+        client.call("erp.warehouse.get", {"pageIndex": 0, "pageSize": 1}, stats)
+    with pytest.raises(QuotaSpent, match="quota of 3 calls is used up"):
+        second.call("erp.warehouse.get", {"pageIndex": 0, "pageSize": 1}, stats)
+    assert stats.calls == 3 and first.budgets.used("erp.warehouse.get") == 3
+    first.call("erp.sales.get", {"pageIndex": 0, "pageSize": 1}, stats)  # other methods: no quota

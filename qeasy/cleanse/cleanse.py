@@ -63,7 +63,10 @@ def extract(conn: duckdb.DuckDBPyConnection, shape: Shape, days: list | None, ta
     """Staged payloads of `days` (all when None), `batch` records at a time, with every field as
     text, via DuckDB's JSON reader. `table` defaults to the dataset's ODS table. With `since`
     (day -> time), only the rows of those days staged after their time are read."""
-    layout = {f.name: "VARCHAR" for f in shape.header}
+    layout = {f.name: "VARCHAR" for f in shape.header if "." not in f.name}
+    # A field of a nested object is read by its JSON path, as text like the others.
+    nested = "".join(f', CASE WHEN _valid THEN json_extract_string(payload, \'$.{f.name}\') END AS "{f.name}"'
+                     for f in shape.header if "." in f.name)
     if shape.lines:
         layout[shape.lines] = [{f.name: "VARCHAR" for f in shape.line}]
     source = table or f"ods.{shape.dataset}"
@@ -75,7 +78,7 @@ def extract(conn: duckdb.DuckDBPyConnection, shape: Shape, days: list | None, ta
     where = "" if days is None else "WHERE partition_day IN (SELECT UNNEST(?::DATE[]))"
     query = f"""
         SELECT partition_day, record_key, version, payload, _valid,
-               UNNEST(CASE WHEN _valid THEN json_transform(payload, ?) END)
+               UNNEST(CASE WHEN _valid THEN json_transform(payload, ?) END){nested}
         FROM (SELECT *, json_valid(payload) AS _valid FROM {source} {where})"""
     params += [days] if days is not None else []
     reader = conn.execute(query, params).to_arrow_reader(batch)

@@ -53,10 +53,13 @@ class Field:
     """One field of a record or line: its JSON name, kind, the column it becomes, and what the column
     means to a BI reader (its comment in the warehouse)."""
 
-    name: str
+    name: str  # a header field of a nested object is written with dots: "returnChangePay.returnTotal"
     kind: Kind
     column: str = ""
     doc: str = ""
+    # Raw values read as others before typing (an ERP's status codes as the contract's statuses);
+    # a value not named passes as it is, so an unknown one is still flagged.
+    values: dict[str, str] | None = None
 
     @property
     def out(self) -> str:
@@ -82,6 +85,8 @@ class Parsed:
 def parse(field: Field, raw: pl.Expr, vocabulary: list[str] | None = None) -> Parsed:
     """The typed value of a raw text column, its defect flag and the reason text."""
     text = raw.str.strip_chars()
+    if field.values:
+        text = text.replace(field.values)
     present = text.is_not_null() & (text != "")
     kind = field.kind
     if kind in (Kind.ID, Kind.INT, Kind.QTY, Kind.VERSION, Kind.CODE):

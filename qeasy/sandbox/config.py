@@ -9,6 +9,9 @@ SANDBOX_APP_KEY = "qeasy-sandbox-app-key"
 SANDBOX_APP_SECRET = "qeasy-sandbox-app-secret"
 SANDBOX_ACCESS_TOKEN = "qeasy-sandbox-access-token"
 SANDBOX_REFRESH_TOKEN = "qeasy-sandbox-refresh-token"
+# The 吉客云 (Jackyun) methods the sandbox serves at /open/openapi/do (other-erps.md).
+JACKYUN_METHODS = ("oms.trade.fullinfoget", "ass-business.returnchange.fullinfoget", "erp.stockquantity.get",
+                   "erp.storage.goodslist", "erp.sales.get", "erp.warehouse.get")
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,20 @@ class SandboxConfig:
     shops: int = 10
     dirty: DirtyRates = field(default_factory=DirtyRates)
     faults: FaultSettings = field(default_factory=FaultSettings)
+    # Jackyun side: the methods the app has subscribed (others get 0130020310), calls admitted per
+    # method per appkey in any sliding second (no official figure: UNCONFIRMED), and the longest
+    # after-sale window (integrators pull day by day; the real limit is UNCONFIRMED).
+    jackyun_methods: tuple[str, ...] = JACKYUN_METHODS
+    jackyun_per_method_per_second: int = 5
+    jackyun_after_sale_window_days: int = 1
 
     def __post_init__(self) -> None:
         if self.profile not in ("daily", "peak"):
             raise ValueError(f"profile must be 'daily' or 'peak', not {self.profile!r}")
         if self.per_second < 1 or self.per_minute < 1:
             raise ValueError("rate limits must be at least 1")
+        if self.jackyun_per_method_per_second < 1 or self.jackyun_after_sale_window_days < 1:
+            raise ValueError("the Jackyun pacing and after-sale window must be at least 1")
         parse_day(self.epoch)
 
     def public(self) -> dict:

@@ -12,6 +12,8 @@ from qeasy.erp.times import parse_bj
 from qeasy.sandbox.api import OpenApi
 from qeasy.sandbox.clock import SimClock
 from qeasy.sandbox.config import SandboxConfig
+from qeasy.sandbox.jackyun import PATH as JACKYUN_PATH
+from qeasy.sandbox.jackyun import JackyunGateway
 from qeasy.sandbox.merchant import Merchant, UnknownRecord
 
 ADMIN = "/__sandbox/"
@@ -26,6 +28,8 @@ class SandboxServer:
         self.clock = SimClock(self.config.clock)
         self.merchant = Merchant(self.config, self.clock)
         self.api = OpenApi(self.config, self.clock, self.merchant)
+        # The same merchant behind a second protocol, sharing the fault switches and statistics.
+        self.jackyun = JackyunGateway(self.config, self.clock, self.merchant, self.api)
         self.httpd = _Server((host, port), _handler_for(self))
         self._thread: threading.Thread | None = None
 
@@ -143,7 +147,10 @@ def _handler_for(sandbox: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 self._admin("POST", path, raw)
                 return
             form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-            status, body = sandbox.api.handle(path, form)
+            if path == JACKYUN_PATH:
+                status, body = sandbox.jackyun.handle(form)
+            else:
+                status, body = sandbox.api.handle(path, form)
             content_type = "application/json; charset=utf-8" if status == 200 else "text/html"
             self._send(status, body, content_type)
 
