@@ -33,7 +33,7 @@ nrt_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
     config={"ops": {
         **{f"ods_{name}": {"config": {"since_staged": True}}
-           for name, endpoint in ENDPOINTS.items() if endpoint.window_days is not None},
+           for name, endpoint in ENDPOINTS.items() if endpoint.partitioned},
         **{f"dwd_{name}": {"config": {"changed_only": True}} for name in CLEANSED},
     }},
     description="Near-real-time refresh of today: pull what changed in the ERP since the last pull, "

@@ -13,10 +13,13 @@ import click
 
 from qeasy.datasets import ENDPOINTS
 from qeasy.erp.budget import CallBudget
-from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, RetryPolicy
+from qeasy.erp.client import CallStats, ErpClient, ErpConfigError, ErpGaveUp, HttpClient, RetryPolicy
+from qeasy.erp.jackyun.client import JackyunClient
+from qeasy.erp.jackyun.pacing import MethodBudgets
 from qeasy.erp.times import bj_today
 from qeasy.runner import RunReport, dagster_home, instance_for, run_job
 from qeasy.sandbox import SandboxConfig, SandboxServer
+from qeasy.sandbox.jackyun import PATH as JACKYUN_PATH
 from qeasy.sandbox.process import SandboxProcess, die_with_parent
 from qeasy.settings import Settings, SettingsError, load_settings
 
@@ -42,8 +45,11 @@ def main() -> None:
               help="The limit of code 199 (the real API's by default).")
 @click.option("--per-minute", default=SandboxConfig.per_minute, show_default=True, type=int,
               help="The limit of code 200 (the real API's by default).")
+@click.option("--jackyun-per-method-per-second", default=SandboxConfig.jackyun_per_method_per_second,
+              show_default=True, type=int, help="Calls a second the 吉客云 gateway admits per method.")
 def sandbox(host: str, port: int, seed: int | None, clock: str | None, first_day: datetime | None,
-            orders_per_hour: float | None, profile: str, skus: int, per_second: int, per_minute: int) -> None:
+            orders_per_hour: float | None, profile: str, skus: int, per_second: int, per_minute: int,
+            jackyun_per_method_per_second: int) -> None:
     """Serve the ERP sandbox until stopped (Ctrl-C): the merchant of the settings (QEASY_SANDBOX_*,
     QEASY_FIRST_DAY), as the embedded sandbox of `qeasy run` and `qeasy dev` serves it; an option
     given overrides its setting."""
@@ -54,10 +60,12 @@ def sandbox(host: str, port: int, seed: int | None, clock: str | None, first_day
                               "orders_per_hour": settings.sandbox_orders_per_hour,
                               "epoch": settings.first_day.isoformat()}
                            | {name: value for name, value in given.items() if value is not None},
-                           profile=profile, skus=skus, per_second=per_second, per_minute=per_minute)
+                           profile=profile, skus=skus, per_second=per_second, per_minute=per_minute,
+                           jackyun_per_method_per_second=jackyun_per_method_per_second)
     server = SandboxServer(config, host=host, port=port)
-    click.echo(f"ERP sandbox serving the Jushuitan open API at {server.url} "
-               f"(app_key {config.app_key}; limits {per_second}/s, {per_minute}/min). Ctrl-C stops it.")
+    click.echo(f"ERP sandbox serving the Jushuitan open API at {server.url} (app_key {config.app_key}; "
+               f"limits {per_second}/s, {per_minute}/min) and the 吉客云 gateway at "
+               f"{server.url}{JACKYUN_PATH} ({jackyun_per_method_per_second}/s per method). Ctrl-C stops it.")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -80,8 +88,7 @@ def run(start: datetime | None, end: datetime | None) -> None:
     except ValueError as exc:
         _fail(str(exc))
     with _erp(settings) as base_url:
-        click.echo(f"qeasy run {first}..{last}  ERP {base_url}  budget "
-                   f"{settings.rate_per_second}/s {settings.rate_per_minute}/min")
+        click.echo(f"qeasy run {first}..{last}  ERP {base_url}  {_budget_line(settings)}")
         shops, calls = _preflight(settings, base_url)
         click.echo(f"  credentials accepted ({shops} shops; {calls} call{'s' if calls != 1 else ''})")
         from qeasy_assets.definitions import defs
@@ -325,16 +332,16 @@ def _fail(reason: str, code: int = 2) -> NoReturn:
 
 @contextmanager
 def _erp(settings: Settings) -> Iterator[str]:
-    """The ERP's base URL; with no JST_BASE_URL the embedded sandbox serves while the block runs,
-    limited exactly like the configured budget."""
+    """The ERP's URL; with no JST_BASE_URL (or JACKYUN_GATEWAY) the embedded sandbox serves while
+    the block runs, limited exactly like the configured budget."""
     if not settings.uses_sandbox:
-        yield settings.jst_base_url
+        yield settings.jackyun_gateway if settings.erp == "jackyun" else settings.jst_base_url
         return
     sandbox = _start_sandbox(settings)
     saved = dict(os.environ)
     os.environ.update(_sandbox_env(settings, sandbox.url))  # the Dagster definitions read them
     try:
-        yield sandbox.url
+        yield sandbox.url + JACKYUN_PATH if settings.erp == "jackyun" else sandbox.url
     finally:
         sandbox.stop()
         os.environ.clear()
@@ -343,6 +350,10 @@ def _erp(settings: Settings) -> Iterator[str]:
 
 def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
     """The variables that point Dagster code at a running sandbox with the same budget."""
+    if settings.erp == "jackyun":
+        return {"JACKYUN_GATEWAY": url + JACKYUN_PATH, "JACKYUN_APP_KEY": settings.jackyun_app_key,
+                "JACKYUN_APP_SECRET": settings.jackyun_app_secret,
+                "JACKYUN_RATE_PER_SECOND": str(settings.jackyun_pacing.per_second)}
     return {"JST_BASE_URL": url, "JST_APP_KEY": settings.jst_app_key,
             "JST_APP_SECRET": settings.jst_app_secret,
             "JST_ACCESS_TOKEN": settings.jst_access_token or SandboxConfig.access_token,
@@ -352,27 +363,44 @@ def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
 
 def _start_sandbox(settings: Settings, port: int = 0) -> SandboxProcess:
     """The embedded sandbox: `qeasy sandbox` in a child process, which reads the same settings for its
-    merchant, limited exactly like the configured budget."""
-    return SandboxProcess(port, per_second=settings.rate_per_second,
-                          per_minute=settings.rate_per_minute).start()
+    merchant, limited exactly like the configured budget (吉客云: like the fastest method's pacing)."""
+    pacing = settings.jackyun_pacing
+    return SandboxProcess(port, per_second=settings.rate_per_second, per_minute=settings.rate_per_minute,
+                          jackyun_per_method_per_second=max([pacing.per_second, *pacing.per_method.values()])
+                          ).start()
 
 
-def _preflight(settings: Settings, base_url: str) -> tuple[int, int]:
-    """One signed call (the shop list) so wrong credentials fail now, with the ERP's reason: the
-    shops seen and the calls it took (retries and a token call included)."""
+def _budget_line(settings: Settings) -> str:
+    if settings.erp == "jackyun":
+        return f"吉客云 pacing {settings.jackyun_pacing.per_second}/s per method"
+    return f"budget {settings.rate_per_second}/s {settings.rate_per_minute}/min"
+
+
+def _client(settings: Settings, url: str) -> HttpClient:
+    """A client of the ERP the settings name, at `url`, retrying less than a run does."""
+    retry = RetryPolicy(max_attempts=4)
+    if settings.erp == "jackyun":
+        budgets = MethodBudgets(settings.home, settings.jackyun_app_key, settings.jackyun_pacing,
+                                settings.budget_url)
+        return JackyunClient(url, settings.jackyun_app_key, settings.jackyun_app_secret, budgets,
+                             token=settings.jackyun_token, version=settings.jackyun_version, retry=retry)
     budget = CallBudget(settings.home, settings.jst_app_key, settings.rate_per_second,
                         settings.rate_per_minute, shared_url=settings.budget_url)
-    client = ErpClient(base_url, settings.jst_app_key, settings.jst_app_secret,
-                       settings.jst_access_token or None, budget,
-                       refresh_token=settings.jst_refresh_token or None, retry=RetryPolicy(max_attempts=4))
-    stats = CallStats()
+    return ErpClient(url, settings.jst_app_key, settings.jst_app_secret, settings.jst_access_token or None,
+                     budget, refresh_token=settings.jst_refresh_token or None, retry=retry)
+
+
+def _preflight(settings: Settings, url: str) -> tuple[int, int]:
+    """One signed call (the shop list) so wrong credentials fail now, with the ERP's reason: the
+    shops seen and the calls it took (retries and a token call included)."""
+    client, shops, stats = _client(settings, url), ENDPOINTS["shop"], CallStats()
     try:
-        data = client.call(ENDPOINTS["shop"].path, {"page_index": 1, "page_size": 100}, stats)
+        data = client.call(shops.path, {**shops.fixed, **shops.paging(1)}, stats)
     except (ErpConfigError, ErpGaveUp) as exc:
         _fail(str(exc))
     finally:
         client.close()
-    return len(data.get("datas") or []), stats.calls
+    return len((data or {}).get(shops.rows_key) or []), stats.calls
 
 
 def _print_warehouse(settings: Settings, day: date) -> None:

@@ -14,6 +14,8 @@ from dotenv import load_dotenv
 
 from qeasy.cleanse.labels import load_labels
 from qeasy.dashboard.access import load_access
+from qeasy.datasets import DATASETS, ERP, ERPS
+from qeasy.erp.jackyun.pacing import Pacing
 from qeasy.erp.times import bj_today, default_first_day, parse_bj, parse_day
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
 from qeasy.warehouse.ads import LEAD_DAYS, SAFETY_DAYS
@@ -68,10 +70,18 @@ class Settings:
     dingtalk_at_all: bool = False
     feishu_at: tuple[str, ...] = ()  # open_ids, or "all"
     mysql_dsn: str = field(default="", repr=False)  # set: the unique-code flow is copied to MySQL
+    erp: str = "jushuitan"  # the ERP read (QEASY_ERP): its datasets are the built-in ones
+    # 吉客云: the gateway (None: the embedded sandbox's), the app, and each method's pacing and quota.
+    jackyun_gateway: str | None = None
+    jackyun_app_key: str = SANDBOX_APP_KEY
+    jackyun_app_secret: str = field(default=SANDBOX_APP_SECRET, repr=False)
+    jackyun_token: str = field(default="", repr=False)  # ISV mode only
+    jackyun_version: str = "v1.0"
+    jackyun_pacing: Pacing = field(default_factory=Pacing)
 
     @property
     def uses_sandbox(self) -> bool:
-        return self.jst_base_url is None
+        return (self.jst_base_url if self.erp == "jushuitan" else self.jackyun_gateway) is None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -150,6 +160,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dashboard_secret=get("QEASY_DASHBOARD_SECRET") or "",
         mysql_dsn=_mysql(get("QEASY_MYSQL_DSN")),
         **_push(get),
+        **_jackyun(get),
     )
 
 
@@ -278,6 +289,56 @@ def _ratio(get, name: str, default: float) -> float:
     if not 0 < value < 1:
         raise SettingsError(f"{name} must be a ratio between 0 and 1 (0.05 means 5%), not {text!r}")
     return value
+
+
+def _jackyun(get) -> dict:
+    """QEASY_ERP and the 吉客云 settings: JACKYUN_GATEWAY (unset: the embedded sandbox), JACKYUN_APP_KEY,
+    JACKYUN_APP_SECRET, JACKYUN_TOKEN, JACKYUN_VERSION, and the pacing no official figure fixes:
+    JACKYUN_RATE_PER_SECOND (per method), JACKYUN_METHOD_RATES and JACKYUN_DAILY_QUOTAS
+    (`method=number,...`)."""
+    erp = (get("QEASY_ERP") or "jushuitan").strip().lower()
+    if erp not in ERPS:
+        raise SettingsError(f"QEASY_ERP must be one of {', '.join(ERPS)}, not {erp!r}")
+    if erp != ERP:  # the declarations were chosen when qeasy was imported
+        raise SettingsError(f"QEASY_ERP is {erp!r} here but was {ERP!r} in the environment qeasy started "
+                            "with: set it in the environment, not only in .env")
+    gateway = get("JACKYUN_GATEWAY")
+    if gateway is not None and not re.match(r"^https?://\S+$", gateway):
+        raise SettingsError("JACKYUN_GATEWAY must be an http(s):// URL, such as "
+                            "https://open.jackyun.com/open/openapi/do (unset it to use the embedded sandbox)")
+    found = {"jackyun_gateway": gateway}
+    if gateway is not None:
+        for name in ("JACKYUN_APP_KEY", "JACKYUN_APP_SECRET"):
+            if not get(name):
+                raise SettingsError(f"{name} is required when JACKYUN_GATEWAY points at the real gateway")
+            found[name.lower()] = get(name)
+        found["jackyun_token"] = get("JACKYUN_TOKEN") or ""
+    version = get("JACKYUN_VERSION") or "v1.0"
+    if version not in ("v1.0", "1.0"):
+        raise SettingsError(f"JACKYUN_VERSION must be v1.0 or 1.0, not {version!r}")
+    # The sandbox answers faster than anyone would call the real gateway: its pacing matches.
+    rate = _number(get, "JACKYUN_RATE_PER_SECOND", 1 if gateway else SANDBOX_RATES[0], int, 1, 10_000)
+    try:
+        pacing = Pacing(rate, _per_method(get, "JACKYUN_METHOD_RATES"),
+                        _per_method(get, "JACKYUN_DAILY_QUOTAS"))
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    if get("QEASY_MYSQL_DSN") and "unique_code" not in DATASETS:
+        raise SettingsError(f"QEASY_MYSQL_DSN copies the unique-code flow, which QEASY_ERP={erp} has no "
+                            "dataset for: unset it")
+    return found | {"erp": erp, "jackyun_version": version, "jackyun_pacing": pacing}
+
+
+def _per_method(get, name: str) -> dict[str, int]:
+    """`method=number,...` as a dict."""
+    found = {}
+    for part in filter(None, (p.strip() for p in (get(name) or "").split(","))):
+        method, _, number = part.partition("=")
+        if not method.strip() or not number.strip().isdigit():
+            raise SettingsError(f"{name} must read method=number,..., like oms.trade.fullinfoget=1, "
+                                f"not {part!r}")
+        found[method.strip()] = int(number)
+    return found
 
 
 def _push(get) -> dict:

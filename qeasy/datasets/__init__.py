@@ -1,7 +1,8 @@
 """Every dataset qeasy handles, one declaration each (`qeasy.datasets.declaration.Dataset`), and the
 tables every layer reads, derived from them.
 
-The built-in datasets are Jushuitan's (`qeasy.datasets.jushuitan`). `QEASY_DATASETS` may name more
+The built-in datasets are those of the ERP `QEASY_ERP` names: Jushuitan's (`qeasy.datasets.jushuitan`,
+the default) or 吉客云's (`qeasy.datasets.jackyun`, mapped onto them). `QEASY_DATASETS` may name more
 modules (comma-separated, importable), each with a `DATASETS` sequence of declarations and, if it
 likes, a `METRICS` sequence of `qeasy.warehouse.ads.Metric`s over them: a merchant's own dataset is
 one declaration in its own module, with no change to qeasy (README, "Add a dataset").
@@ -10,18 +11,22 @@ one declaration in its own module, with no change to qeasy (README, "Add a datas
 import importlib
 import os
 
-from qeasy.datasets import jushuitan
+from qeasy.datasets import jackyun, jushuitan
 from qeasy.datasets.declaration import Dataset, Style, Wide
 from qeasy.erp.endpoints import Endpoint
 
-__all__ = ["BY_PATH", "CLEANSED", "DATASETS", "ENDPOINTS", "EXTRA_METRICS", "PUBLISHED", "SHAPES",
-           "Dataset", "Style", "Wide", "load"]
+__all__ = ["BY_PATH", "CLEANSED", "DATASETS", "ENDPOINTS", "ERP", "ERPS", "EXTRA_METRICS", "JUSHUITAN",
+           "PUBLISHED", "SHAPES", "Dataset", "Style", "Wide", "load"]
+
+ERPS = {"jushuitan": jushuitan.DATASETS, "jackyun": jackyun.DATASETS}  # QEASY_ERP -> built-in datasets
 
 
-def load(modules: str = "", metrics: list | None = None) -> dict[str, Dataset]:
-    """The built-in declarations and those of `modules` (comma-separated module names), by name;
-    the modules' metrics are added to `metrics` when given."""
-    found = list(jushuitan.DATASETS)
+def load(modules: str = "", metrics: list | None = None, erp: str = "jushuitan") -> dict[str, Dataset]:
+    """The built-in declarations of `erp` and those of `modules` (comma-separated module names), by
+    name; the modules' metrics are added to `metrics` when given."""
+    if erp not in ERPS:
+        raise ValueError(f"QEASY_ERP must be one of {', '.join(ERPS)}, not {erp!r}")
+    found = list(ERPS[erp])
     for name in filter(None, (part.strip() for part in modules.split(","))):
         try:
             module = importlib.import_module(name)
@@ -46,7 +51,10 @@ def load(modules: str = "", metrics: list | None = None) -> dict[str, Dataset]:
 
 
 EXTRA_METRICS: list = []  # the QEASY_DATASETS modules' metrics (qeasy.warehouse.ads adds them to its own)
-DATASETS: dict[str, Dataset] = load(os.environ.get("QEASY_DATASETS", ""), EXTRA_METRICS)
+ERP = os.environ.get("QEASY_ERP", "").strip().lower() or "jushuitan"
+DATASETS: dict[str, Dataset] = load(os.environ.get("QEASY_DATASETS", ""), EXTRA_METRICS, ERP)
+# What the sandbox serves on the Jushuitan protocol (and its ground truth names), whichever ERP is read.
+JUSHUITAN: dict[str, Dataset] = DATASETS if ERP == "jushuitan" else load(os.environ.get("QEASY_DATASETS", ""))
 ENDPOINTS: dict[str, Endpoint] = {name: d.endpoint for name, d in DATASETS.items()}
 BY_PATH: dict[str, Endpoint] = {e.path: e for e in ENDPOINTS.values()}
 SHAPES = {name: d.shape for name, d in DATASETS.items()}

@@ -60,7 +60,7 @@ INVENTORY = mapped(
     jst.INVENTORY,
     Endpoint(path="erp.stockquantity.get", rows_key="goodsStockQuantity", page_size_default=200,
              page_size_max=200, primary_key=("skuBarcode",), version_field="gmtModified",
-             time_field="gmtModified", id_cursor=("maxQuantityId", "quantityId"),
+             time_field="gmtModified", id_cursor=("maxQuantityId", "quantityId"), dated=True,
              fixed={"isNotQueryBatchStock": "1"}, **PAGING),
     "Stock per SKU (库存, erp.stockquantity.get): every SKU's current stock, as listed at each read.",
     {"sku_id": "skuBarcode", "i_id": "goodsNo", "item_name": "skuName", "qty": "currentQuantity",

@@ -33,6 +33,14 @@ class Endpoint:
     # rows after the largest id seen so far (吉客云 maxQuantityId).
     id_cursor: tuple[str, str] | None = None
     fixed: dict[str, object] = field(default_factory=dict)  # sent with every call (吉客云 `fields`)
+    # A list without window whose rows carry their own time (吉客云 stock): read whole at each pull,
+    # each row filed on the Beijing day of its `time_field`, so it is partitioned by day like the rest.
+    dated: bool = False
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether its rows are staged by Beijing day (else: one current list, like the shops)."""
+        return self.window_days is not None or self.dated
 
     def paging(self, page: int, size: int | None = None) -> dict[str, int]:
         """The paging parameters of the `page`-th page (1 is the first, whatever the API counts from)."""

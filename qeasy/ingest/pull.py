@@ -166,9 +166,8 @@ class Puller:
 
     def groups(self, days: list[int], since: dict[int, int] | None = None) -> Iterator[list[DayPull]]:
         """The days read group by group (a window, or part of a big one), to be staged in turn."""
-        if self.endpoint.window_days is None:  # shops: one listing, no window
-            day = days[0] if days else 0
-            plan = Plan([day])
+        if self.endpoint.window_days is None:  # one listing, no window: the shops, or dated rows
+            plan = Plan(sorted(set(days)) if self.endpoint.dated and days else [days[0] if days else 0])
             [(result, stats)] = self._run([(Slice(0, 0), None)], self._listing)
             yield self._gather(plan, [(result, stats)])
             return
@@ -266,6 +265,7 @@ class Puller:
         (the probe's count against the rows read)."""
         endpoint, stats = self.endpoint, CallStats()
         windowed = endpoint.window_days is not None
+        dated = windowed or endpoint.dated  # rows are filed on the day of their own time
         window = (plan.begin, plan.end) if windowed else None
         expected = plan.probe.count if plan.probe else None
         rows: list[dict] = []
@@ -287,7 +287,7 @@ class Puller:
         for row in rows:
             # A row read here but modified on another day belongs to that day's partition (read by
             # its own window); a row with an unreadable time stays on the first day (cleansing flags it).
-            t = row_time(endpoint, row) if windowed else None
+            t = row_time(endpoint, row) if dated else None
             day = plan.days[0] if t is None else bj_day(t)
             if day in by_day:
                 by_day[day].append(row)

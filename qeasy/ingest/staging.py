@@ -125,7 +125,7 @@ def store(conn: duckdb.DuckDBPyConnection, endpoint: Endpoint, pulls: list[DayPu
     whole = [date_of_day(p.day) for p in pulls if not p.dead and p.since is None]
     conn.execute("BEGIN TRANSACTION")
     try:
-        if endpoint.window_days is None:
+        if not endpoint.partitioned:
             conn.execute(f"DELETE FROM {table}" if whole else
                          f"DELETE FROM {table} WHERE record_key IN (SELECT record_key FROM incoming_rows)")
         else:

@@ -12,7 +12,7 @@ from datetime import date
 
 import numpy as np
 
-from qeasy.datasets import BY_PATH, DATASETS
+from qeasy.datasets import JUSHUITAN
 from qeasy.erp.endpoints import TOKEN_PATHS, Endpoint
 from qeasy.erp.signing import sign
 from qeasy.erp.times import parse_bj
@@ -36,6 +36,7 @@ MESSAGES = {
     200: "请求过于频繁，超过每分钟100次 (over the per-minute limit)",
 }
 SYSTEM_FIELDS = ("app_key", "timestamp", "charset", "sign")
+BY_PATH = {d.endpoint.path: d.endpoint for d in JUSHUITAN.values()}
 KNOWN_PATHS = frozenset(BY_PATH) | frozenset(TOKEN_PATHS.values())
 UNKNOWN_PATH = "unknown"  # every other path counts here: a scanner must not grow the stats table
 INT_ID_PARAMS = frozenset({"io_ids", "o_ids", "as_ids"})  # ids the API reads as int64
@@ -75,7 +76,7 @@ class OpenApi:
         self.denied: set[str] = set()  # datasets answered with code 190
         # Datasets of no built-in simulation, served from their declarations.
         self.declared = {name: DeclaredSource(d, config.seed, date.fromisoformat(config.epoch))
-                         for name, d in DATASETS.items() if d.sandbox is not None}
+                         for name, d in JUSHUITAN.items() if d.sandbox is not None}
         self._lock = threading.Lock()
         self._tokens = {config.access_token: time.time() + config.token_ttl_seconds}
         self._refresh_tokens = {config.refresh_token}

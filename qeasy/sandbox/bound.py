@@ -12,7 +12,7 @@ import math
 
 import httpx
 
-from qeasy.datasets import ENDPOINTS
+from qeasy.datasets import JUSHUITAN
 from qeasy.erp.times import day_start_ms, format_bj
 
 
@@ -30,7 +30,7 @@ def fewest_calls(url: str, first_day: int, last_day: int) -> dict[str, int]:
     """Per dataset: the calls a minimal correct client makes for days first_day..last_day."""
     days = list(range(first_day, last_day + 1))
     out = {}
-    for dataset, endpoint in ENDPOINTS.items():
+    for dataset, endpoint in ((name, d.endpoint) for name, d in JUSHUITAN.items()):
         size = endpoint.page_size_max
         if endpoint.window_days is None:
             out[dataset] = max(1, math.ceil(records(url, dataset) / size))

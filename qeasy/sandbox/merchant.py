@@ -212,6 +212,11 @@ class Merchant:
     def shops(self) -> np.ndarray:
         return np.arange(self.config.shops)
 
+    def catalogue(self, now: int) -> np.ndarray:
+        """Every SKU that exists at `now`, sorted, hidden ones included: a walk over the whole
+        catalogue (吉客云's maxSkuId) is no window query, so they cannot hide from it."""
+        return np.flatnonzero(self.catalog.sku_modified(now) >= 0)
+
     # ---- single records ------------------------------------------------------------------
     def locate(self, dataset: str, key: int, now: int) -> tuple[OrderDay, int]:
         base = {"sales_out": IO_BASE, "after_sale": AS_BASE, "unique_code": 0}[dataset]

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
-from qeasy.datasets import ENDPOINTS
+from qeasy.datasets import JUSHUITAN
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.api import OpenApi
 from qeasy.sandbox.clock import SimClock
@@ -114,8 +114,8 @@ class SandboxServer:
 
 def _dataset(body: dict) -> str:
     name = body.get("dataset")
-    if name not in ENDPOINTS:
-        raise ValueError(f"dataset must be one of {sorted(ENDPOINTS)}")
+    if name not in JUSHUITAN:
+        raise ValueError(f"dataset must be one of {sorted(JUSHUITAN)}")
     return name
 
 

@@ -1,9 +1,10 @@
 """Dimensions in ClickHouse: `dim_shop` (the current shop list) and `dim_sku` (SKU versions by
 modification day, plus every SKU the day's facts reference that the window queries did not list,
-looked up by id)."""
+looked up by id, or, on an ERP without a lookup by id, found by a walk over the whole catalogue)."""
 
 import json
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 
 import dagster as dg
@@ -15,6 +16,7 @@ from qeasy.cleanse.dwd import table_exists
 from qeasy.datasets import ENDPOINTS, SHAPES
 from qeasy.erp.client import CallStats
 from qeasy.erp.times import day_of_date
+from qeasy.ingest.pull import Puller
 from qeasy.ingest.staging import lookup_calls
 from qeasy.warehouse.ads import COUNTED
 from qeasy.warehouse.dims import missing_skus, publish_shops, publish_skus
@@ -26,11 +28,11 @@ from qeasy_assets.ods.assets import SHOP_LIST_REFRESH, ods_key
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from qeasy_assets.queues import ON_STAGING_HOST
 from resources.clickhouse import ClickHouseResource
-from resources.jushuitan import JushuitanResource
+from resources.erp import ErpResource
 from resources.quality import QualityResource
 
 SKU = ENDPOINTS["sku"]
-IDS_PER_CALL = SKU.id_params["sku_ids"]
+SKU_FIELD = next(f.name for f in SHAPES["sku"].header if f.out == "sku_id")  # as the ERP names it
 # The shop list is pulled once a day (01:00 Beijing) and dim_shop follows it: an hour late warns, two
 # fail. (dim_sku is day-partitioned and refreshed with today's facts: NEAR_REAL_TIME.)
 DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
@@ -83,15 +85,20 @@ def _referenced(conn, days: list[date]) -> list[str]:
     return [row[0] for row in rows.fetchall()]
 
 
-def _look_up(erp: JushuitanResource, sku_ids: list[str], stats: CallStats) -> list[dict]:
-    rows = []
-    for first in range(0, len(sku_ids), IDS_PER_CALL):
-        batch = sku_ids[first : first + IDS_PER_CALL]
-        data = erp.client.call(
-            SKU.path, {"sku_ids": ",".join(batch), "page_index": 1, "page_size": SKU.page_size_max}, stats
-        )
+def _look_up(erp: ErpResource, sku_ids: list[str], stats: CallStats) -> tuple[list[dict], int]:
+    """The ERP's rows of `sku_ids` and the pages read: by id lists where the ERP takes them, else
+    by walking the catalogue with its id cursor."""
+    if not SKU.id_params:
+        [pull] = Puller(erp.client, replace(SKU, window_days=None)).pull([0])
+        stats.merge(pull.stats)
+        wanted = set(sku_ids)
+        return [row for row in pull.rows if str(row.get(SKU_FIELD)) in wanted], pull.pages
+    (param, per_call), rows = next(iter(SKU.id_params.items())), []
+    for first in range(0, len(sku_ids), per_call):
+        data = erp.client.call(SKU.path, {param: ",".join(sku_ids[first : first + per_call]),
+                                          **SKU.paging(1)}, stats)
         rows += (data or {}).get(SKU.rows_key) or []
-    return rows
+    return rows, math.ceil(len(sku_ids) / per_call)
 
 
 @dg.asset(
@@ -110,7 +117,7 @@ def dim_sku(
     context: dg.AssetExecutionContext,
     staging: DuckDBResource,
     warehouse: ClickHouseResource,
-    erp: JushuitanResource,
+    erp: ErpResource,
     quality: QualityResource,
 ) -> dg.MaterializeResult:
     days = partition_days(context)
@@ -123,9 +130,8 @@ def dim_sku(
         publish_quarantine(client, listed.quarantine)
         missing = missing_skus(client, referenced)
     stats = CallStats()
-    found = _look_up(erp, missing, stats) if missing else []
+    found, pages = _look_up(erp, missing, stats) if missing else ([], 0)
     if stats.calls:  # lookups spend the shared budget too: API health counts them
-        pages = math.ceil(len(missing) / IDS_PER_CALL)
         with warehouse.session() as client:
             insert(client, "ops_api_calls", lookup_calls(SKU, day_of_date(max(days)), found, pages, stats,
                                                          context.run.run_id))
@@ -134,7 +140,7 @@ def dim_sku(
         lookup = pl.DataFrame(
             {
                 "partition_day": [max(days)] * len(found),
-                "record_key": [str(row.get("sku_id")) for row in found],
+                "record_key": [str(row.get(SKU_FIELD)) for row in found],
                 "version": [None] * len(found),
                 "payload": [json.dumps(row, ensure_ascii=False) for row in found],
             },
@@ -153,7 +159,7 @@ def dim_sku(
             publish_skus(client, result.rows, "id lookup", labels)
             publish_quarantine(client, result.quarantine)
         anomalies += _anomalies(result.rows)
-    unknown = sorted(set(missing) - {str(row.get("sku_id")) for row in found})
+    unknown = sorted(set(missing) - {str(row.get(SKU_FIELD)) for row in found})
     if unknown:
         context.log.warning(
             f"{len(unknown)} SKU(s) referenced by facts exist nowhere in the ERP: {', '.join(unknown[:10])}"

@@ -23,7 +23,7 @@ from qeasy_assets.columns import ods_columns
 from qeasy_assets.partitions import NEAR_REAL_TIME, daily, partition_days
 from qeasy_assets.queues import ON_STAGING_HOST
 from resources.clickhouse import ClickHouseResource
-from resources.jushuitan import JushuitanResource
+from resources.erp import ErpResource
 
 # The near-real-time pull re-reads this much before the newest staged change: an edit committed a
 # little late in the ERP, with an earlier modification time, is still caught.
@@ -49,7 +49,7 @@ def ods_key(dataset: str) -> dg.AssetKey:
 
 
 def _days(context: dg.AssetExecutionContext, endpoint: Endpoint) -> list[int]:
-    if endpoint.window_days is None:
+    if not endpoint.partitioned:
         return [day_of_date(datetime.now(BEIJING).date())]
     return [day_of_date(day) for day in partition_days(context)]
 
@@ -88,7 +88,7 @@ def _span(window: tuple[int, int]) -> str:
 def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
     """The ODS asset of one endpoint-table row."""
     key = ods_key(endpoint.dataset)
-    partitioned = endpoint.window_days is not None
+    partitioned = endpoint.partitioned
     partitions = daily if partitioned else None
     checks = [dg.AssetCheckSpec("complete", asset=key, blocking=True, partitions_def=partitions,
                                 description="No page or window was given up on (no open dead letters).")]
@@ -112,7 +112,7 @@ def build_ods_asset(endpoint: Endpoint) -> dg.AssetsDefinition:
         metadata={"api_path": endpoint.path, "primary_key": ", ".join(endpoint.primary_key),
                   "duckdb_table": f"ods.{endpoint.dataset}", "dagster/column_schema": ods_columns()},
     )
-    def ods_asset(context: dg.AssetExecutionContext, config: PullConfig, erp: JushuitanResource,
+    def ods_asset(context: dg.AssetExecutionContext, config: PullConfig, erp: ErpResource,
                   staging: DuckDBResource, warehouse: ClickHouseResource):
         days = _days(context, endpoint)
         since = _since(staging, endpoint, days) if config.since_staged and partitioned else {}

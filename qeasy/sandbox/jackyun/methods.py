@@ -117,8 +117,9 @@ class Methods:
             after = _int(biz, "maxSkuId", 0)
             if after < 0:
                 raise bad_param("maxSkuId must be 0 or more")
-            begin, end = window or (0, END_OF_TIME)
-            keys = np.sort(self.merchant.window("sku", begin, end, now))
+            # The whole catalogue has no window to hide SKUs from: hidden ones are walked too.
+            keys = (np.sort(self.merchant.window("sku", *window, now)) if window
+                    else self.merchant.catalogue(now))
             start = int(np.searchsorted(keys, after))  # skuId = key + 1 > after
             page = [int(k) for k in keys[start:start + size]]
             rows = [self.merchant.render("sku", k, now) for k in page]
