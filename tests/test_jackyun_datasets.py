@@ -21,8 +21,8 @@ from qeasy.ingest.staging import store
 from qeasy.sandbox import SandboxConfig, SandboxServer
 
 DAY = date(2026, 11, 19)
-PAIRS = [(d, getattr(jushuitan, name)) for name, d in vars(jackyun).items()
-         if name.isupper() and hasattr(d, "shape")]
+ONTO = {d.name: d for d in jushuitan.DATASETS}
+PAIRS = [(d, ONTO[d.name]) for d in jackyun.DATASETS if d.name in ONTO]  # allocations are 吉客云's own
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
+from qeasy.datasets.jackyun import ALLOCATION
+from qeasy.erp.times import parse_bj
 from qeasy.sandbox.jackyun import PATH
 from tests.test_warehouse import DAYS, DIRTY, T1, T2
-from tests.warehouse_helpers import assert_ads_match, window
+from tests.warehouse_helpers import assert_ads_match, query, window
 
 FAULTS = {"page_drift": 0.2, "http_5xx": 0.02, "burst": 0.002, "burst_length": 2}
 
@@ -49,6 +52,21 @@ def test_jackyun_metrics_equal_the_oracle_through_late_changes_faults_and_drift(
     assert stats["oms.trade.fullinfoget"]["errors"] > 0  # injected 5xx were met and retried
     caller.admin("faults", {"page_drift": 0.0, "http_5xx": 0.0, "burst": 0.0})  # the truth is read calmly
     assert_ads_match(server, home, DAYS, T2, _as_jackyun_reports(seen))
+
+    # The allocation orders' wide table holds the newest version of each order changed in the days
+    # read, though the API selects on creation: the completions of earlier days' orders came in.
+    newest: dict[int, dict] = {}
+    for day in [DAYS[0] - timedelta(days=1), *DAYS]:
+        for row in ALLOCATION.sandbox(day, server.config.seed):
+            if parse_bj(f"{DAYS[0]} 00:00:00") <= parse_bj(row["gmtModified"]) < parse_bj(T2):
+                newest[row["allocateId"]] = row
+    assert any(row["gmtCreate"] < str(DAYS[0]) for row in newest.values())
+    got = query(home, "SELECT allocate_id, status, status_label, in_warehouse_code, total_amount "
+                      "FROM v_dws_allocation ORDER BY allocate_id")
+    assert got["allocate_id"].to_list() == sorted(newest)
+    assert got["status"].to_list() == [str(newest[k]["status"]) for k in sorted(newest)]
+    assert set(got["status_label"]) == {"待审", "已完成"}  # the last day's orders are not completed yet
+    assert got["in_warehouse_code"].to_list() == [newest[k]["intWarehouseCode"] for k in sorted(newest)]
 
 
 def test_a_wrong_jackyun_secret_fails_in_seconds_naming_the_signature_error(make_sandbox, tmp_path):

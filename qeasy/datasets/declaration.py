@@ -67,10 +67,14 @@ class Dataset:
         if wide is not None and wide.style is Style.LINES and (self.record is None or self.line is None):
             yield "a LINES table needs an ID field in the header and one in the lines"
         if wide is not None and wide.style is Style.GRAIN:
-            if self.grain != tuple(self.endpoint.primary_key):
-                yield f"the shape's key {self.grain} must be the endpoint's primary key"
+            named = tuple(f.name for f in shape.fields if f.out in self.grain)  # as the API names them
+            if named != tuple(self.endpoint.primary_key):
+                yield f"the shape's key {named} must be the endpoint's primary key"
             if not shape.biz_time:
                 yield "a GRAIN table is partitioned by business day: give the shape `biz_time`"
+        if self.endpoint.revisit_days and (self.endpoint.version_field in (None, "ts")
+                                           or not self.endpoint.window_days):
+            yield "revisit_days files versions by their time: a window and a version_field time are needed"
         if self.sandbox is not None and (self.endpoint.cursor_param or not self.endpoint.window_days):
             yield "the declared sandbox serves time windows only (no cursor, a window_days)"
 

@@ -2,7 +2,14 @@
 (`qeasy.datasets.mapping`), read through the 吉客云 gateway (facts of other-erps.md; UNCONFIRMED
 field names are marked). `QEASY_ERP=jackyun` makes them the built-in datasets."""
 
+import random
+from datetime import date, timedelta
+
+from qeasy.cleanse.fields import Field
+from qeasy.cleanse.fields import Kind as K
+from qeasy.cleanse.shapes import Shape
 from qeasy.datasets import jushuitan as jst
+from qeasy.datasets.declaration import Dataset, Style, Wide
 from qeasy.datasets.mapping import mapped
 from qeasy.erp.endpoints import Endpoint
 
@@ -95,4 +102,69 @@ SHOP = mapped(
      "group_id": "channelDepartId", "group_name": "cateName", "created": "gmtCreate"},
 )
 
-DATASETS = (SALES_OUT, AFTER_SALE, INVENTORY, SKU, SHOP)
+ALLOCATIONS_PER_DAY = 24  # the sandbox's: with the completions of the day before, more than a page
+
+
+def _allocations(day: date, seed: int) -> list[dict]:
+    """The sandbox's allocation orders created on `day`, as erp.allocate.get writes them: each made
+    pending (待审) when created, and a later version completing it (已完成) the next morning."""
+    made = []
+    for n in range(ALLOCATIONS_PER_DAY):
+        draw = random.Random(f"{seed}:allocation:{day}:{n}")
+        created = f"{day} {n:02d}:{draw.randrange(60):02d}:00"
+        out_wh, in_wh = draw.sample(range(1, 4), 2)
+        skus, price = draw.randint(1, 5), round(draw.uniform(20, 400), 2)
+        pending = {"allocateId": day.toordinal() * 1000 + n, "allocateNo": f"DB{day:%Y%m%d}{n:03d}",
+                   "outWarehouseCode": f"WH{out_wh:02d}", "outWarehouseName": f"仓{out_wh}",
+                   "intWarehouseCode": f"WH{in_wh:02d}", "intWarehouseName": f"仓{in_wh}",  # sic
+                   "status": 1, "inStatus": 1, "outStatus": 1, "gmtCreate": created, "gmtModified": created,
+                   "auditDate": None, "skuCount": skus * 10, "totalAmount": round(skus * 10 * price, 2),
+                   "sourceNo": f"REQ{n:04d}", "stockAllocateDetailViews": [
+                       {"skuBarcode": f"SK{draw.randrange(2000):06d}", "skuCount": 10, "skuPrice": price}
+                       for _ in range(skus)]}
+        done = f"{day + timedelta(days=1)} 0{n % 10}:15:00"
+        made += [pending, pending | {"status": 20, "inStatus": 3, "outStatus": 3, "gmtModified": done,
+                                     "auditDate": created}]
+    return made
+
+
+ALLOCATION = Dataset(
+    name="allocation",
+    # The API selects on creation time (a modified-time filter is UNCONFIRMED): a day's versions are
+    # read from the windows of the week before it, allocations being settled within a week.
+    description="Allocation orders (调拨单, erp.allocate.get) between warehouses, by modification day.",
+    endpoint=Endpoint(path="erp.allocate.get", rows_key="stockAllocate", page_size_default=50,
+                      page_size_max=50, primary_key=("allocateId",), window_days=1,  # pulled day by day
+                      window_params=("startCreateTime", "endCreateTime"), time_field="gmtCreate",
+                      version_field="gmtModified", revisit_days=7, **PAGING),
+    shape=Shape(
+        header=(
+            Field("allocateId", K.ID, "allocate_id", "调拨单ID allocation order id"),
+            Field("allocateNo", K.TEXT, "allocate_no", "调拨单号 allocation order number"),
+            Field("outWarehouseCode", K.TEXT, "out_warehouse_code", "调出仓编码 warehouse moved from"),
+            Field("outWarehouseName", K.TEXT, "out_warehouse_name", "调出仓 warehouse moved from"),
+            Field("intWarehouseCode", K.TEXT, "in_warehouse_code", "调入仓编码 warehouse moved to"),
+            Field("intWarehouseName", K.TEXT, "in_warehouse_name", "调入仓 warehouse moved to"),
+            Field("status", K.STATUS, "status", "状态 0 草稿 1 待审 2 已审 3 已关闭 10 审中 20 已完成"),
+            Field("inStatus", K.INT, "in_status", "入库状态 1 待 2 部分 3 完成"),
+            Field("outStatus", K.INT, "out_status", "出库状态 1 待 2 部分 3 完成"),
+            Field("skuCount", K.QTY, "sku_count", "数量 units allocated"),
+            Field("totalAmount", K.MONEY, "total_amount", "金额 amount allocated"),
+            Field("sourceNo", K.TEXT, "source_no", "来源单号 source document"),
+            Field("gmtCreate", K.TIME, "created", "创建时间 created (Beijing time)"),
+            Field("gmtModified", K.TIME, "modified", "修改时间 last modified (Beijing time)"),
+            Field("auditDate", K.TIME, "audit_date", "审核时间 audited (Beijing time)"),
+        ),
+        biz_time=("created",),  # the API's window is the creation time
+        staged_version=True,
+    ),
+    dwd="Allocation orders (调拨单), typed and flagged, every version staged.",
+    wide=Wide(table="dws_allocation", style=Style.GRAIN,
+              description="Allocation orders (调拨单宽表): the latest version of each, status labelled."),
+    # BI's reading of the statuses (server/sql/allocate.sql), UNCONFIRMED officially.
+    labels={"0": "草稿", "1": "待审", "2": "已审", "3": "已关闭", "10": "审中", "20": "已完成"},
+    sandbox=_allocations,
+)
+
+# In the order the wide tables are published and listed.
+DATASETS = (SALES_OUT, AFTER_SALE, INVENTORY, SKU, SHOP, ALLOCATION)

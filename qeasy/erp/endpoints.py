@@ -36,6 +36,10 @@ class Endpoint:
     # A list without window whose rows carry their own time (吉客云 stock): read whole at each pull,
     # each row filed on the Beijing day of its `time_field`, so it is partitioned by day like the rest.
     dated: bool = False
+    # The window selects on a time that never moves (creation) while records change for up to this
+    # many days after it: a day is the versions made on it (`version_field` time), read from its own
+    # window and those of the days before it.
+    revisit_days: int = 0
 
     @property
     def partitioned(self) -> bool:

@@ -20,6 +20,8 @@ How a slice is read depends on what the endpoint offers (its declaration says wh
   its first row modified after it.
 - a list without window read by an id cursor (吉客云 `maxQuantityId`): the rows after the largest
   id seen, until a short page.
+- a window on a time that never moves (吉客云 allocations: creation) over records that still change:
+  a day is the versions made on it, read from the windows of the days that may hold them.
 
 Paging parameter names, the first page's index and fixed parameters are the endpoint's.
 
@@ -171,11 +173,40 @@ class Puller:
             [(result, stats)] = self._run([(Slice(0, 0), None)], self._listing)
             yield self._gather(plan, [(result, stats)])
             return
+        if self.endpoint.revisit_days:
+            yield self._revisited(days)
+            return
         since = {day: begin for day, begin in (since or {}).items() if day in days}
         for day, begin in since.items():  # read like a window, from the instant on: a busy one is sliced
             yield from self._read_window([day], since=begin)
         for run in windows([day for day in days if day not in since], self.endpoint.window_days):
             yield from self._read_window(run)
+
+    def _revisited(self, days: list[int]) -> list[DayPull]:
+        """Days of an API whose window selects on a time that never moves (creation) while records
+        still change: each day is the versions made on it (their version time), read from the
+        windows of the `revisit_days` days before it and its own. A window given up on is a dead
+        letter of every day its records may have changed on."""
+        endpoint, wanted = self.endpoint, sorted(set(days))
+        read = sorted({d - back for d in wanted for back in range(endpoint.revisit_days + 1)})
+        pulls = [pull for run in windows(read, endpoint.window_days) for group in self._read_window(run)
+                 for pull in group]
+        stats, rows = CallStats(), []
+        for pull in pulls:
+            stats.merge(pull.stats)
+            rows += pull.rows
+        by_day: dict[int, list[dict]] = {day: [] for day in wanted}
+        for row in rows:
+            made = version(endpoint, row)
+            day = bj_day(made) if made >= 0 else wanted[0]  # an unreadable version time: flagged later
+            if day in by_day:
+                by_day[day].append(row)
+        pages = sum(pull.pages for pull in pulls)
+        return [DayPull(day, list(latest(endpoint, by_day[day]).values()), pages if k == 0 else 0,
+                        stats if k == 0 else CallStats(), None, None,
+                        [replace(letter, day=day) for pull in pulls for letter in pull.dead
+                         if 0 <= day - pull.day <= endpoint.revisit_days])
+                for k, day in enumerate(wanted)]
 
     def _read_window(self, days: list[int], spent: Plan | None = None,
                      since: int | None = None) -> Iterator[list[DayPull]]:

@@ -11,7 +11,7 @@ SANDBOX_ACCESS_TOKEN = "qeasy-sandbox-access-token"
 SANDBOX_REFRESH_TOKEN = "qeasy-sandbox-refresh-token"
 # The 吉客云 (Jackyun) methods the sandbox serves at /open/openapi/do (other-erps.md).
 JACKYUN_METHODS = ("oms.trade.fullinfoget", "ass-business.returnchange.fullinfoget", "erp.stockquantity.get",
-                   "erp.storage.goodslist", "erp.sales.get", "erp.warehouse.get")
+                   "erp.storage.goodslist", "erp.sales.get", "erp.warehouse.get", "erp.allocate.get")
 
 
 @dataclass(frozen=True)

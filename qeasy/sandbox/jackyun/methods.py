@@ -12,11 +12,16 @@ import bisect
 import json
 import random
 from collections.abc import Callable
+from datetime import date
+from functools import partial
 
 import numpy as np
 
+from qeasy.datasets import ERPS
+from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.config import SandboxConfig
+from qeasy.sandbox.declared import DeclaredSource
 from qeasy.sandbox.faults import Faults
 from qeasy.sandbox.jackyun import wire
 from qeasy.sandbox.jackyun.errors import NO_FIELDS, JackyunError, bad_param
@@ -48,6 +53,12 @@ class Methods:
             TRADES: self.trades, RETURN_CHANGES: self.return_changes, STOCK: self.stock,
             GOODS: self.goods, CHANNELS: self.channels, WAREHOUSES: self.warehouses,
         }
+        # Methods of no simulated dataset, served from their declarations' rows (allocations).
+        epoch = date.fromisoformat(config.epoch)
+        for dataset in ERPS["jackyun"]:
+            if dataset.sandbox is not None:
+                source = DeclaredSource(dataset, config.seed, epoch)
+                self._handlers[dataset.endpoint.path] = partial(self.declared, dataset.endpoint, source)
 
     @property
     def names(self) -> frozenset[str]:
@@ -138,6 +149,14 @@ class Methods:
         rows = [wire.channel(self.merchant.render("shop", int(k), now)) for k in keys[start:start + size]]
         return {"salesChannelInfo": rows}, len(rows)
 
+    def declared(self, endpoint: Endpoint, source: DeclaredSource, biz: dict, now: int) -> tuple[object, int]:
+        """A declared dataset's window (its declaration's parameters and limits), paged by offset."""
+        begin, end = _window(biz, *endpoint.window_params, endpoint.window_days)
+        index, size = _page(biz, endpoint.page_size_default, endpoint.page_size_max)
+        records = source.window(begin, end, now)
+        rows = records[index * size:(index + 1) * size]
+        return {endpoint.rows_key: rows}, len(rows)
+
     def warehouses(self, biz: dict, now: int) -> tuple[object, int]:
         """erp.warehouse.get: the merchant's warehouses, by offset."""
         index, size = _page(biz)
@@ -189,19 +208,19 @@ def _int(biz: dict, name: str, default: int) -> int:
     return text
 
 
-def _page_size(biz: dict) -> int:
-    size = _int(biz, "pageSize", PAGE_SIZE_DEFAULT)
-    if not 1 <= size <= PAGE_SIZE_MAX:
-        raise bad_param(f"pageSize must be 1..{PAGE_SIZE_MAX}")
+def _page_size(biz: dict, default: int = PAGE_SIZE_DEFAULT, largest: int = PAGE_SIZE_MAX) -> int:
+    size = _int(biz, "pageSize", default)
+    if not 1 <= size <= largest:
+        raise bad_param(f"pageSize must be 1..{largest}")
     return size
 
 
-def _page(biz: dict) -> tuple[int, int]:
+def _page(biz: dict, default: int = PAGE_SIZE_DEFAULT, largest: int = PAGE_SIZE_MAX) -> tuple[int, int]:
     """(pageIndex, pageSize): pageIndex 0 is the first page."""
     index = _int(biz, "pageIndex", 0)
     if index < 0:
         raise bad_param("pageIndex must be 0 or more (0 is the first page)")
-    return index, _page_size(biz)
+    return index, _page_size(biz, default, largest)
 
 
 def _window(biz: dict, begin_name: str, end_name: str, days: int) -> tuple[int, int]:
