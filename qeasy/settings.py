@@ -14,7 +14,7 @@ from dotenv import load_dotenv
 
 from qeasy.cleanse.labels import load_labels
 from qeasy.dashboard.access import load_access
-from qeasy.datasets import DATASETS, ERP, ERPS
+from qeasy.datasets import DATASETS, ERP, ERPS, PROBLEM
 from qeasy.erp.jackyun.pacing import Pacing
 from qeasy.erp.times import bj_today, default_first_day, parse_bj, parse_day
 from qeasy.sandbox.config import SANDBOX_ACCESS_TOKEN, SANDBOX_APP_KEY, SANDBOX_APP_SECRET
@@ -296,6 +296,8 @@ def _jackyun(get) -> dict:
     JACKYUN_APP_SECRET, JACKYUN_TOKEN, JACKYUN_VERSION, and the pacing no official figure fixes:
     JACKYUN_RATE_PER_SECOND (per method), JACKYUN_METHOD_RATES and JACKYUN_DAILY_QUOTAS
     (`method=number,...`)."""
+    if PROBLEM:
+        raise SettingsError(PROBLEM)
     erp = (get("QEASY_ERP") or "jushuitan").strip().lower()
     if erp not in ERPS:
         raise SettingsError(f"QEASY_ERP must be one of {', '.join(ERPS)}, not {erp!r}")

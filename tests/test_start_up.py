@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _qeasy_run(home: Path, *args: str, **env: str) -> subprocess.Popen:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("JST_", "QEASY_"))}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("JST_", "JACKYUN_", "QEASY_"))}
     environment |= {"QEASY_HOME": str(home)} | env
     return subprocess.Popen([sys.executable, "-m", "qeasy.cli", "run", *args], cwd=ROOT, env=environment,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -62,6 +62,13 @@ def test_each_bad_setting_exits_2_naming_the_variable_and_the_expected_form(tmp_
         ("QEASY_ALERT_MIN_ORDERS", "-3"): "between 0 and",
         ("QEASY_SANDBOX_ORDERS_PER_HOUR", "lots"): "must be a float, not 'lots'",
         ("QEASY_SANDBOX_SEED", "-1"): "between 0 and",
+        ("QEASY_ERP", "sap"): "must be one of jushuitan, jackyun, not 'sap'",
+        ("QEASY_DATASETS", "no_such_module"): "cannot import no_such_module",
+        ("JACKYUN_GATEWAY", "open.jackyun.com"): "must be an http(s):// URL",
+        ("JACKYUN_VERSION", "2.0"): "must be v1.0 or 1.0, not '2.0'",
+        ("JACKYUN_RATE_PER_SECOND", "0"): "between 1 and 10,000, not '0'",
+        ("JACKYUN_METHOD_RATES", "erp.sales.get:3"): "must read method=number,...",
+        ("JACKYUN_DAILY_QUOTAS", "erp.sales.get=many"): "must read method=number,...",
     }
     # All at once: each is its own start-up, refused before any import of Dagster's definitions.
     started = {case: _qeasy_run(home, **{case[0]: case[1]}) for case in cases}
@@ -69,6 +76,18 @@ def test_each_bad_setting_exits_2_naming_the_variable_and_the_expected_form(tmp_
         err = _one_line(process)
         assert variable in err and cases[(variable, value)] in err, err
     assert not home.exists()
+
+
+def test_jackyun_settings_that_cannot_work_are_refused_by_name(tmp_path) -> None:
+    cases = [
+        ({"QEASY_ERP": "jackyun", "JACKYUN_GATEWAY": "https://open.jackyun.com/open/openapi/do"},
+         "JACKYUN_APP_KEY is required when JACKYUN_GATEWAY points at the real gateway"),
+        ({"QEASY_ERP": "jackyun", "QEASY_MYSQL_DSN": "mysql://root@127.0.0.1:3306/test"},
+         "QEASY_MYSQL_DSN copies the unique-code flow, which QEASY_ERP=jackyun has no dataset for"),
+    ]
+    started = [(_qeasy_run(tmp_path / "home", **env), said) for env, said in cases]
+    for process, said in started:
+        assert said in _one_line(process)
 
 
 def test_a_read_only_home_is_refused_by_name(tmp_path) -> None:

@@ -16,7 +16,7 @@ from qeasy.datasets.declaration import Dataset, Style, Wide
 from qeasy.erp.endpoints import Endpoint
 
 __all__ = ["BY_PATH", "CLEANSED", "DATASETS", "ENDPOINTS", "ERP", "ERPS", "EXTRA_METRICS", "JUSHUITAN",
-           "PUBLISHED", "SHAPES", "Dataset", "Style", "Wide", "load"]
+           "PROBLEM", "PUBLISHED", "SHAPES", "Dataset", "Style", "Wide", "load"]
 
 ERPS = {"jushuitan": jushuitan.DATASETS, "jackyun": jackyun.DATASETS}  # QEASY_ERP -> built-in datasets
 
@@ -52,7 +52,13 @@ def load(modules: str = "", metrics: list | None = None, erp: str = "jushuitan")
 
 EXTRA_METRICS: list = []  # the QEASY_DATASETS modules' metrics (qeasy.warehouse.ads adds them to its own)
 ERP = os.environ.get("QEASY_ERP", "").strip().lower() or "jushuitan"
-DATASETS: dict[str, Dataset] = load(os.environ.get("QEASY_DATASETS", ""), EXTRA_METRICS, ERP)
+# Why QEASY_ERP / QEASY_DATASETS cannot be used, if they cannot: every entry point loads the settings
+# first, which then stop with this one line (qeasy.settings), so the built-in datasets stand in.
+PROBLEM: str | None = None
+try:
+    DATASETS: dict[str, Dataset] = load(os.environ.get("QEASY_DATASETS", ""), EXTRA_METRICS, ERP)
+except ValueError as exc:
+    PROBLEM, DATASETS, ERP = str(exc), load(), "jushuitan"
 # What the sandbox serves on the Jushuitan protocol (and its ground truth names), whichever ERP is read.
 JUSHUITAN: dict[str, Dataset] = DATASETS if ERP == "jushuitan" else load(os.environ.get("QEASY_DATASETS", ""))
 ENDPOINTS: dict[str, Endpoint] = {name: d.endpoint for name, d in DATASETS.items()}
