@@ -364,10 +364,8 @@ def _sandbox_env(settings: Settings, url: str) -> dict[str, str]:
 def _start_sandbox(settings: Settings, port: int = 0) -> SandboxProcess:
     """The embedded sandbox: `qeasy sandbox` in a child process, which reads the same settings for its
     merchant, limited exactly like the configured budget (吉客云: like the fastest method's pacing)."""
-    pacing = settings.jackyun_pacing
     return SandboxProcess(port, per_second=settings.rate_per_second, per_minute=settings.rate_per_minute,
-                          jackyun_per_method_per_second=max([pacing.per_second, *pacing.per_method.values()])
-                          ).start()
+                          jackyun_per_method_per_second=settings.jackyun_pacing.fastest).start()
 
 
 def _budget_line(settings: Settings) -> str:

@@ -107,9 +107,8 @@ class JackyunResource(ErpResource):
 
     def _sandbox_config(self) -> SandboxConfig:
         # Pacing and the sandbox's per-method limit agree, so qeasy never trips it.
-        fastest = max([self.rate_per_second, *self.method_rates.values()])
         return SandboxConfig(app_key=self.app_key, app_secret=self.app_secret,
-                             jackyun_per_method_per_second=fastest)
+                             jackyun_per_method_per_second=self._pacing().fastest)
 
     def _open(self, sandbox: SandboxServer | None) -> HttpClient:
         budgets = MethodBudgets(Path(self.state_dir), self.app_key, self._pacing(), self.budget_url,

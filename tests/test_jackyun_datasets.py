@@ -2,7 +2,7 @@
 protocols (the 吉客云 gateway with page drift on) cleanses into the same rows, column for column,
 except the columns 吉客云 has no field for and the row version (its own time, not Jushuitan's `ts`)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import polars as pl
@@ -64,6 +64,10 @@ def test_both_protocols_cleanse_into_the_same_dwd_rows(server, tmp_path, ours, t
     # the reasons (they name each ERP's own fields) are left out; the flags must agree.
     unfilled = {f.out for f in ours.shape.fields if f.name == f.out} | {"ts", "anomaly_reason",
                                                                          "partition_day"}
+    if ours.name == "sku":  # 吉客云 knows a SKU blocked or not: 备用 reads as 启用
+        unfilled.add("enabled")
+        blocked = expected.sort("sku_id")["enabled"].replace({0: 1})
+        assert got.sort("sku_id")["enabled"].to_list() == blocked.to_list()
     columns = [c for c in expected.columns if c not in unfilled]
     key = list(theirs.shape.key)
     assert expected.height > 0
@@ -74,3 +78,27 @@ def test_both_protocols_cleanse_into_the_same_dwd_rows(server, tmp_path, ours, t
     assert got.height == expected.height
     differ = [c for c in columns if not got[c].equals(expected[c])]
     assert differ == [], got.filter(got[differ[0]] != expected[differ[0]]).head(3) if differ else ""
+
+
+class _Recording(JackyunClient):
+    """The real client, noting the business parameters of every call."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[dict] = []
+
+    def call(self, path, biz, stats):
+        self.sent.append(dict(biz))
+        return super().call(path, biz, stats)
+
+
+def test_orders_of_windows_older_than_three_months_are_asked_from_the_archive(server, tmp_path) -> None:
+    config = server.config
+    client = _Recording(server.url + "/open/openapi/do", config.app_key, config.app_secret,
+                        MethodBudgets(tmp_path, config.app_key, Pacing(per_second=200)))
+    puller = Puller(client, jackyun.SALES_OUT.endpoint)
+    puller.pull([day_of_date(DAY)])
+    assert client.sent and all("isTableSwitch" not in biz for biz in client.sent)
+    client.sent.clear()
+    puller.pull([day_of_date(date.today() - timedelta(days=120))])
+    assert client.sent and all(biz["isTableSwitch"] == 2 for biz in client.sent)

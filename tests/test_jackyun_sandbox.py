@@ -286,7 +286,7 @@ def test_duplicate_rows_repeat_the_previous_pages_last_row(jackyun) -> None:
     assert len(second) == 11 and second[0] == first[-1]
 
 
-def test_stock_is_a_string_and_the_max_quantity_id_walk_covers_every_sku_once(jackyun) -> None:
+def test_stock_is_a_string_and_the_max_quantity_id_walk_covers_every_sku_and_warehouse_once(jackyun) -> None:
     server, caller, client = jackyun()
     seen, after, unsorted = [], 0, False
     while True:
@@ -301,15 +301,21 @@ def test_stock_is_a_string_and_the_max_quantity_id_walk_covers_every_sku_once(ja
             break
         after = max(ids)
     assert unsorted, "rows came sorted: a client taking the last id as the cursor would pass"
-    assert sorted(r["quantityId"] for r in seen) == list(range(1, server.config.skus + 1))
+    ids = [r["quantityId"] for r in seen]
+    assert len(ids) == len(set(ids)) and len({(r["skuBarcode"], r["warehouseId"]) for r in seen}) == len(ids)
     canonical = {row["sku_id"]: row for row in truth(caller, "inventory", EVER)}
     assert len(canonical) == server.config.skus
+    by_sku: dict[str, list[dict]] = {}
     for r in seen:
-        row = canonical[r["skuBarcode"]]
-        assert (r["currentQuantity"], r["lockedQuantity"], r["useQuantity"], r["defectiveQuanity"],
-                r["gmtModified"], r["warehouseName"]) == \
-            (row["qty"], row["order_lock"], row["qty"] - row["order_lock"], row["defective_qty"],
-             row["modified"], "全部仓库")
+        by_sku.setdefault(r["skuBarcode"], []).append(r)
+    assert set(by_sku) == set(canonical) and {len(rows) for rows in by_sku.values()} == {1, 2}
+    for sku, rows in by_sku.items():  # the warehouses' rows add up to the canonical (summed) row
+        row = canonical[sku]
+        assert sum(r["currentQuantity"] for r in rows) == row["qty"]
+        assert sum(r["lockedQuantity"] for r in rows) == row["order_lock"]
+        assert sum(r["useQuantity"] for r in rows) == row["qty"] - row["order_lock"]
+        assert sum(r["defectiveQuanity"] for r in rows) == row["defective_qty"]
+        assert {r["gmtModified"] for r in rows} == {row["modified"]}
 
 
 def test_goods_success_sub_code_and_both_walks_equal_the_truth(jackyun) -> None:
@@ -334,10 +340,9 @@ def test_goods_success_sub_code_and_both_walks_equal_the_truth(jackyun) -> None:
         if r["skuBarcode"] not in canonical:
             continue
         row = canonical[r["skuBarcode"]]
-        assert (r["skuId"], r["goodsNo"], r["skuStatus"]) == (row["autoid"], row["i_id"], row["enabled"])
-        assert r["skuIsBlockup"] == (0 if row["enabled"] == 1 else 1)
-        assert (r["retailPrice"], r["costPrice"], r["cateName"]) == (row["sale_price"], row["cost_price"],
-                                                                      row["category"])
+        assert (r["skuId"], r["goodsNo"]) == (row["autoid"], row["i_id"])
+        assert r["skuIsBlockup"] == (1 if row["enabled"] == -1 else 0)
+        assert (r["retailPrice"], r["cateName"]) == (row["cost_price"], row["category"])
         assert r["skuGmtCreate"] == parse_bj(row["created"])
         assert r["skuGmtModified"] == parse_bj(row["modified"])
     assert len({r["goodsId"] for r in by_cursor}) == len({r["goodsNo"] for r in by_cursor})

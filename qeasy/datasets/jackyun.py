@@ -17,9 +17,16 @@ PAGING = {"page_params": ("pageIndex", "pageSize"), "first_page": 0, "has_next":
           "has_counts": False}
 WINDOW = ("startModified", "endModified")
 
-# tradeStatus (other-erps.md, Vocabularies) as the sales-out statuses warehouse.md counts by.
-TRADE_STATUS = {"4110": "WaitConfirm", "9090": "Confirmed", "5020": "Delete", "5010": "Cancelled",
-                "4040": "OuterConfirming"}
+# tradeStatus (other-erps.md, Vocabularies) as the sales-out statuses warehouse.md counts by: shipped
+# (virtually, in transit, completed) is Confirmed; shipped by a consignee is OuterConfirming; merged
+# into or split into other orders is void (Delete), so the goods count once; everything before
+# shipping (a partial shipment included) waits.
+_WAITING = ("1010", "1020", "1030", "1050", "2000", "2010", "2020", "2030", "2040", "4110", "4111", "4112",
+            "4113", "4121", "4123", "4130")
+TRADE_STATUS = (dict.fromkeys(_WAITING, "WaitConfirm")
+                | dict.fromkeys(("3010", "6000", "9090"), "Confirmed")
+                | dict.fromkeys(("4040", "4041"), "OuterConfirming")
+                | dict.fromkeys(("4122", "5010"), "Cancelled") | dict.fromkeys(("5020", "5030"), "Delete"))
 # The after-sale status codes (UNCONFIRMED: no source lists them; a setting of this declaration).
 RETURN_STATUS = {"1": "WaitConfirm", "9": "Confirmed", "4": "Cancelled", "5": "Merged"}
 
@@ -37,6 +44,8 @@ SALES_OUT = mapped(
     Endpoint(path="oms.trade.fullinfoget", rows_key="trades", page_size_default=50, page_size_max=200,
              primary_key=("tradeId",), window_days=7, window_params=WINDOW, version_field="gmtModified",
              time_field="gmtModified", scroll=("scrollId", "scrollId"), **PAGING,
+             # Orders older than about three months are only in the archive (UNCONFIRMED: BI's finding).
+             archive=("isTableSwitch", 2, 90),
              fixed={"fields": ",".join([*filter(None, TRADE.values()), "scrollId", *(
                  f"goodsDetail.{name}" for name in filter(None, TRADE_LINE.values()))])}),
     "Sales orders (销售单, oms.trade.fullinfoget) with goods lines, by modification day.",
@@ -63,13 +72,19 @@ AFTER_SALE = mapped(
     values={"status": RETURN_STATUS},
 )
 
+# A stock row is one SKU in one warehouse: the contract's stock is per SKU, over every warehouse.
+STOCK_QUANTITIES = ("currentQuantity", "lockedQuantity", "useQuantity", "allocateQuantity",
+                    "purchasingQuantity", "salesReturnQuantity", "defectiveQuanity")
+
 INVENTORY = mapped(
     jst.INVENTORY,
     Endpoint(path="erp.stockquantity.get", rows_key="goodsStockQuantity", page_size_default=200,
              page_size_max=200, primary_key=("skuBarcode",), version_field="gmtModified",
              time_field="gmtModified", id_cursor=("maxQuantityId", "quantityId"), dated=True,
-             fixed={"isNotQueryBatchStock": "1"}, **PAGING),
-    "Stock per SKU (库存, erp.stockquantity.get): every SKU's current stock, as listed at each read.",
+             part_key=("quantityId",), summed=STOCK_QUANTITIES, fixed={"isNotQueryBatchStock": "1"},
+             **PAGING),
+    "Stock per SKU (库存, erp.stockquantity.get): every SKU's current stock over its warehouses, as "
+    "listed at each read.",
     {"sku_id": "skuBarcode", "i_id": "goodsNo", "item_name": "skuName", "qty": "currentQuantity",
      "order_lock": "lockedQuantity", "pick_lock": None, "virtual_qty": None,
      "purchase_qty": "purchasingQuantity", "return_qty": "salesReturnQuantity", "in_qty": None,
@@ -84,12 +99,14 @@ SKU = mapped(
     Endpoint(path="erp.storage.goodslist", rows_key="goods", page_size_default=50, page_size_max=200,
              primary_key=("skuBarcode",), window_days=30,
              window_params=("startDateModifiedSku", "endDateModifiedSku"), version_field="skuGmtModified",
-             time_field="skuGmtModified", id_cursor=("maxSkuId", "skuId"), **PAGING),
+             time_field="skuGmtModified", id_cursor=("maxSkuId", "skuId"), fixed={"isQueryDelete": 1},
+             **PAGING),
     "Goods and SKUs (货品, erp.storage.goodslist), by modification day.",
     {"sku_id": "skuBarcode", "i_id": "goodsNo", "autoid": "skuId", "name": "goodsName", "short_name": None,
-     "properties_value": "skuName", "sale_price": "retailPrice", "cost_price": "costPrice",
-     "enabled": "skuStatus", "c_id": None, "category": "cateName", "brand": "brandName",
+     "properties_value": "skuName", "sale_price": None, "cost_price": "retailPrice",  # 固定成本价
+     "enabled": "skuIsBlockup", "c_id": None, "category": "cateName", "brand": "brandName",
      "supplier_id": None, "supplier_name": None, "created": "skuGmtCreate", "modified": "skuGmtModified"},
+    values={"enabled": {"0": "1", "1": "-1"}},  # blocked or not: 启用 or 禁用 (吉客云 has no 备用)
 )
 
 SHOP = mapped(

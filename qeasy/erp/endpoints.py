@@ -40,6 +40,13 @@ class Endpoint:
     # many days after it: a day is the versions made on it (`version_field` time), read from its own
     # window and those of the days before it.
     revisit_days: int = 0
+    # Rows are parts of a record (吉客云 stock: one per warehouse), each with its own key: the parts
+    # sharing a primary key are staged as one record, these fields added up.
+    part_key: tuple[str, ...] = ()
+    summed: tuple[str, ...] = ()
+    # (parameter, value, days): a window that ended more than `days` days ago asks for the archive
+    # with parameter=value (吉客云 orders: isTableSwitch=2, older ones being only there).
+    archive: tuple[str, object, int] | None = None
 
     @property
     def partitioned(self) -> bool:

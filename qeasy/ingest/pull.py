@@ -16,8 +16,8 @@ How a slice is read depends on what the endpoint offers (its declaration says wh
   starts at the last second already read, so no page offset can drift. A second holding more
   rows than a page is paged by index on its own.
 - a flat array of immutable rows (unique codes): pages by index until a short page.
-- a server cursor (吉客云 `scrollId`): each answer names the next page's cursor; the slice ends at
-  its first row modified after it.
+- a server cursor (吉客云 `scrollId`): each slice scrolls its own window to a short page, each answer
+  naming the next page's cursor.
 - a list without window read by an id cursor (吉客云 `maxQuantityId`): the rows after the largest
   id seen, until a short page.
 - a window on a time that never moves (吉客云 allocations: creation) over records that still change:
@@ -42,11 +42,12 @@ from dataclasses import dataclass, field, replace
 
 from qeasy.erp.client import CallStats, ErpGaveUp, HttpClient
 from qeasy.erp.endpoints import Endpoint
-from qeasy.erp.times import bj_day, day_start_ms, format_bj
-from qeasy.ingest.rows import latest, row_time, version
+from qeasy.erp.times import DAY_MS, bj_day, day_start_ms, format_bj
+from qeasy.ingest.rows import combined, latest, row_time, version
 
 MAX_PAGES = 100_000  # a walk longer than this is a misbehaving API, not data
 PAGES_PER_SLICE = 10  # a slice walks about this many pages; more slices keep more calls in flight
+REVISIT_GROUP_DAYS = 30  # days of a revisited dataset read and staged together
 ROWS_PER_PULL = 150_000  # rows held in memory at once: a bigger window is read in groups of days
 
 
@@ -173,8 +174,9 @@ class Puller:
             [(result, stats)] = self._run([(Slice(0, 0), None)], self._listing)
             yield self._gather(plan, [(result, stats)])
             return
-        if self.endpoint.revisit_days:
-            yield self._revisited(days)
+        if self.endpoint.revisit_days:  # a month at a time: a long backfill stages as it goes
+            for run in windows(days, REVISIT_GROUP_DAYS):
+                yield self._revisited(run)
             return
         since = {day: begin for day, begin in (since or {}).items() if day in days}
         for day, begin in since.items():  # read like a window, from the instant on: a busy one is sliced
@@ -226,7 +228,10 @@ class Puller:
             horizon = plan.horizon or plan.end
             pieces = slices(plan.begin, horizon, plan.parts) + ([Slice(horizon, plan.end)]
                                                                  if horizon < plan.end else [])
-            work = [(piece, plan.probe if k == 0 else None) for k, piece in enumerate(pieces)]
+            # A scroll cursor belongs to its window: the probe starts the walk only of a window read
+            # as one slice.
+            reuse = not self.endpoint.scroll or len(pieces) == 1
+            work = [(piece, plan.probe if k == 0 and reuse else None) for k, piece in enumerate(pieces)]
             results = self._run(work, self._reader())
         yield self._gather(plan, results)
 
@@ -314,6 +319,8 @@ class Puller:
             begin, end = window
             got = len(latest(endpoint, [r for r in rows if begin <= (row_time(endpoint, r) or -1) < end]))
         pages = sum(r.pages for r, _ in results) + plan.pages
+        if endpoint.part_key:  # one row per record, whatever day its parts were modified on
+            rows = combined(endpoint, rows)
         by_day: dict[int, list[dict]] = {day: [] for day in plan.days}
         for row in rows:
             # A row read here but modified on another day belongs to that day's partition (read by
@@ -337,7 +344,12 @@ class Puller:
     # ---- readers -------------------------------------------------------------------------
     def _window_biz(self, begin: int, end: int) -> dict:
         first, last = self.endpoint.window_params
-        return {first: format_bj(begin), last: format_bj(end)}
+        biz = {first: format_bj(begin), last: format_bj(end)}
+        if self.endpoint.archive:
+            name, value, days = self.endpoint.archive
+            if end < time.time() * 1000 - days * DAY_MS:
+                biz[name] = value
+        return biz
 
     def _page(self, biz: dict, stats: CallStats, result: SliceResult | None = None) -> Page:
         """One call, its answer checked for shape: anything malformed is a failed call."""
@@ -513,25 +525,28 @@ class Puller:
             self._paged(piece, stats, first, window=False)
 
     def _scroll(self, piece: Slice, stats: CallStats, first: Page | None = None) -> SliceResult:
-        """A server cursor over the slice's window: each answer names the cursor of the next page.
-        Rows come by modification time, so the first row past the slice's end ends the slice."""
+        """A server cursor over the slice's own window, to a short page: each answer names the next
+        page's cursor (`first`, the window's probe, is the first page of a window read whole). No row
+        order is assumed; a cursor that stops moving gives up."""
+        endpoint = self.endpoint
+
         def body(result: SliceResult, request: dict) -> None:
-            page, complete = self._opening(piece, first, request, stats, result)
-            if not complete and first is not None:  # the probe's cursor is the whole window's
-                page, complete = self._opening(piece, None, request, stats, result)
-            for _ in range(MAX_PAGES):
-                if complete:
-                    return
+            def read(cursor: str) -> Page:
                 request.clear()
-                request.update(self._window_biz(piece.begin, piece.end) | self.endpoint.paging(1)
-                               | self._scrolled(page.cursor or ""))
-                page = self._page(request, stats, result)
-                if page.has_next:
-                    self._sorted_check(page.rows)
-                inside = [r for r in page.rows if (row_time(self.endpoint, r) or piece.begin) <= piece.end]
-                result.rows += inside
-                complete = not page.has_next or len(inside) < len(page.rows)
-            raise ErpGaveUp(f"{self.endpoint.path}: more than {MAX_PAGES} pages in one slice")
+                request.update(self._window_biz(piece.begin, piece.end) | endpoint.paging(1)
+                               | self._scrolled(cursor))
+                return self._page(request, stats, result)
+
+            page, seen = first or read(""), {""}
+            while True:
+                result.rows += [r for r in page.rows
+                                if piece.begin <= (row_time(endpoint, r) or piece.begin) <= piece.end]
+                if not page.has_next:
+                    return
+                if not page.cursor or page.cursor in seen or len(seen) > MAX_PAGES:
+                    raise ErpGaveUp(f"{endpoint.path}: the {endpoint.scroll[1]} stopped moving")
+                seen.add(page.cursor)
+                page = read(page.cursor)
 
         return self._guarded(piece, stats, body)
 

@@ -1,9 +1,10 @@
-"""What a raw ERP row is made of for ingestion: its key, its time, its version, and the latest
-version of each record among many rows."""
+"""What a raw ERP row is made of for ingestion: its key, its time, its version, the latest version
+of each record among many rows, and a record made of several rows (parts)."""
 
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 
 from qeasy.erp.endpoints import Endpoint
 from qeasy.erp.times import is_epoch_ms, parse_bj
@@ -53,3 +54,33 @@ def latest(endpoint: Endpoint, rows: Iterable[dict]) -> dict[str, dict]:
         if key not in best or rank > best[key][0]:
             best[key] = (rank, row)
     return {key: row for key, (_, row) in best.items()}
+
+
+def combined(endpoint: Endpoint, rows: Iterable[dict]) -> list[dict]:
+    """Rows that are parts of records (`part_key`) as one row per record: each part's latest version,
+    the `summed` fields added up over the parts, the rest as the newest part has them."""
+    parts = latest(replace(endpoint, primary_key=endpoint.part_key), rows).values()
+    records: dict[str, list[dict]] = {}
+    for row in parts:
+        records.setdefault(record_key(endpoint, row), []).append(row)
+    out = []
+    for group in records.values():
+        newest = max(group, key=lambda r: (version(endpoint, r), row_time(endpoint, r) or -1))
+        out.append(newest | {name: _total([r.get(name) for r in group]) for name in endpoint.summed})
+    return out
+
+
+def _total(values: list) -> object:
+    """The sum of quantities (numbers or numeric strings); a value that is not one is kept as it is,
+    so cleansing flags the record; None when no part has a value."""
+    present = [v for v in values if v not in (None, "")]
+    total = 0
+    for value in present:
+        try:
+            total += int(str(value).strip())
+        except ValueError:
+            try:
+                total += float(str(value))
+            except ValueError:
+                return value
+    return total if present else None

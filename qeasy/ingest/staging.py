@@ -5,7 +5,7 @@ run killed half-way leaves the previous state, never a half-written day.
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 import polars as pl
@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS ops.api_calls (
 CREATE TABLE IF NOT EXISTS ops.dead_letters (
     run_id VARCHAR, dataset VARCHAR, partition_day DATE, window_begin TIMESTAMP, window_end TIMESTAMP,
     request VARCHAR, error VARCHAR, recorded_at TIMESTAMP, resolved_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS ops.unknown_skus (sku_id VARCHAR PRIMARY KEY, searched_at TIMESTAMP);
 """
 ODS_TABLE = """
 CREATE TABLE IF NOT EXISTS ods.{name} (
@@ -169,3 +170,19 @@ def open_dead_letters(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, s
         "SELECT dataset, CAST(partition_day AS VARCHAR), CAST(max(recorded_at) AS VARCHAR) "
         "FROM ops.dead_letters WHERE resolved_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
     return [(dataset, day, recorded) for dataset, day, recorded in rows]
+
+
+def recently_searched(conn: duckdb.DuckDBPyConnection, sku_ids: list[str], hours: int) -> set[str]:
+    """Those of `sku_ids` a search of the whole catalogue did not find in the last `hours`."""
+    conn.execute(SCHEMA)
+    since = datetime.now(BEIJING).replace(tzinfo=None) - timedelta(hours=hours)
+    rows = conn.execute("SELECT sku_id FROM ops.unknown_skus WHERE searched_at >= ? AND sku_id IN "
+                        "(SELECT UNNEST(?::VARCHAR[]))", [since, sku_ids]).fetchall()
+    return {row[0] for row in rows}
+
+
+def remember_unknown(conn: duckdb.DuckDBPyConnection, sku_ids: list[str]) -> None:
+    """Note that a search of the whole catalogue did not find `sku_ids` now."""
+    conn.execute(SCHEMA)
+    now = datetime.now(BEIJING).replace(tzinfo=None)
+    conn.executemany("INSERT OR REPLACE INTO ops.unknown_skus VALUES (?, ?)", [(s, now) for s in sku_ids])

@@ -17,7 +17,7 @@ from qeasy.datasets import ENDPOINTS, SHAPES
 from qeasy.erp.client import CallStats
 from qeasy.erp.times import day_of_date
 from qeasy.ingest.pull import Puller
-from qeasy.ingest.staging import lookup_calls
+from qeasy.ingest.staging import lookup_calls, recently_searched, remember_unknown
 from qeasy.warehouse.ads import COUNTED
 from qeasy.warehouse.dims import missing_skus, publish_shops, publish_skus
 from qeasy.warehouse.publish import insert
@@ -33,6 +33,7 @@ from resources.quality import QualityResource
 
 SKU = ENDPOINTS["sku"]
 SKU_FIELD = next(f.name for f in SHAPES["sku"].header if f.out == "sku_id")  # as the ERP names it
+SEARCH_AGAIN_HOURS = 24  # a SKU a catalogue walk did not find is looked for again after this
 # The shop list is pulled once a day (01:00 Beijing) and dim_shop follows it: an hour late warns, two
 # fail. (dim_sku is day-partitioned and refreshed with today's facts: NEAR_REAL_TIME.)
 DAILY = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
@@ -91,6 +92,8 @@ def _look_up(erp: ErpResource, sku_ids: list[str], stats: CallStats) -> tuple[li
     if not SKU.id_params:
         [pull] = Puller(erp.client, replace(SKU, window_days=None)).pull([0])
         stats.merge(pull.stats)
+        if pull.dead:  # a walk given up on proves nothing missing: say why instead
+            raise dg.Failure(f"the walk over the SKU catalogue gave up: {pull.dead[0].error}")
         wanted = set(sku_ids)
         return [row for row in pull.rows if str(row.get(SKU_FIELD)) in wanted], pull.pages
     (param, per_call), rows = next(iter(SKU.id_params.items())), []
@@ -129,6 +132,12 @@ def dim_sku(
         publish_skus(client, listed.rows, "window", labels)
         publish_quarantine(client, listed.quarantine)
         missing = missing_skus(client, referenced)
+    if missing and not SKU.id_params:
+        # A walk over the whole catalogue is dear: SKUs it did not find are not searched again for a
+        # day (a SKU that exists nowhere would otherwise cost one on every near-real-time run).
+        with staging.get_connection() as conn:
+            searched = recently_searched(conn, missing, SEARCH_AGAIN_HOURS)
+        missing = [sku for sku in missing if sku not in searched]
     stats = CallStats()
     found, pages = _look_up(erp, missing, stats) if missing else ([], 0)
     if stats.calls:  # lookups spend the shared budget too: API health counts them
@@ -160,6 +169,9 @@ def dim_sku(
             publish_quarantine(client, result.quarantine)
         anomalies += _anomalies(result.rows)
     unknown = sorted(set(missing) - {str(row.get(SKU_FIELD)) for row in found})
+    if unknown and not SKU.id_params:
+        with staging.get_connection() as conn:
+            remember_unknown(conn, unknown)
     if unknown:
         context.log.warning(
             f"{len(unknown)} SKU(s) referenced by facts exist nowhere in the ERP: {', '.join(unknown[:10])}"

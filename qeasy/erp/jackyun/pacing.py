@@ -44,6 +44,11 @@ class Pacing:
     def rate(self, method: str) -> int:
         return self.per_method.get(method, self.per_second)
 
+    @property
+    def fastest(self) -> int:
+        """The most calls a second any method may make."""
+        return max([self.per_second, *self.per_method.values()])
+
 
 class MethodBudgets:
     """The pacing budget and the daily quota of every method of one app key."""
@@ -54,6 +59,7 @@ class MethodBudgets:
         self._directory, self._app_key, self._url = directory, app_key, shared_url
         self._margin = margin_seconds
         self._budgets: dict[str, CallBudget] = {}
+        self._quotas: dict[str, object] = {}  # each method's quota log, made on first use
         self._lock = threading.Lock()
 
     def budget(self, method: str) -> CallBudget:
@@ -85,7 +91,11 @@ class MethodBudgets:
             return _used(text, now)
 
     def _quota_log(self, method: str):
-        return shared_log(self._directory, f"{self._app_key}:{method}:daily", self._url, ttl=2 * DAY_SECONDS)
+        with self._lock:
+            if method not in self._quotas:
+                self._quotas[method] = shared_log(self._directory, f"{self._app_key}:{method}:daily",
+                                                  self._url, ttl=2 * DAY_SECONDS)
+            return self._quotas[method]
 
 
 def _today(now: float) -> str:

@@ -12,6 +12,8 @@ UNSIGNED = ("sign", "contextid", "token")  # sent, but not part of the signature
 def sign(fields: Mapping[str, object], app_secret: str) -> str:
     """MD5 of secret + key1value1key2value2… (sorted keys, empty values left out) + secret, the whole
     string lower-cased first: leaving that step out is the classic cause of 0858030801."""
+    # "null values" are left out (other-erps.md); a form has no nulls, only empty strings, and qeasy
+    # sends no empty field, so both are left out alike.
     body = "".join(f"{key}{value}" for key, value in sorted(fields.items())
                    if key not in UNSIGNED and value is not None and value != "")
     return hashlib.md5(f"{app_secret}{body}{app_secret}".lower().encode("utf-8")).hexdigest()

@@ -110,11 +110,13 @@ class Methods:
         if after < 0:
             raise bad_param("maxQuantityId must be 0 or more")
         keys = np.sort(self.merchant.window("inventory", 0, END_OF_TIME, now))
-        start = int(np.searchsorted(keys, after))  # quantityId = key + 1 > after
-        page = [int(k) for k in keys[start:start + size]]
+        # One row per SKU and warehouse holding it, in quantityId order.
+        places = [(int(k), p) for k in keys for p in range(wire.stock_places(int(k)))]
+        start = bisect.bisect_right(places, after, key=lambda kp: kp[0] * len(wire.WAREHOUSES) + kp[1] + 1)
+        page = places[start:start + size]
         # Rows come unsorted (other-erps.md): only the page's maximum quantityId is the cursor.
         random.Random(f"{self.config.seed}:stock:{after}:{size}").shuffle(page)
-        rows = [wire.stock(k, self.merchant.render("inventory", k, now)) for k in page]
+        rows = [wire.stock(k, p, self.merchant.render("inventory", k, now)) for k, p in page]
         text = json.dumps({"goodsStockQuantity": rows}, ensure_ascii=False, separators=(",", ":"))
         return text, len(rows)
 

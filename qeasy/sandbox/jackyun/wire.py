@@ -27,19 +27,21 @@ ass-business.returnchange.fullinfoget <- after_sale
     returnChangeGoodsDetail[] <- items: detailId <- asi_id; barcode <- sku_id; goodsNo <- i_id;
     goodsName <- name; returnCount <- qty; receiveCount <- r_qty; sellPrice <- price;
     sellTotal <- amount; returnType <- type
-erp.stockquantity.get <- inventory (every SKU's current row)
-    quantityId <- SKU index + 1; skuBarcode <- sku_id; goodsNo <- i_id; skuName <- name;
-    warehouseId 0, warehouseCode "ALL", warehouseName "全部仓库" (one virtual warehouse: the canonical
-    row is already summed over warehouses); currentQuantity <- qty; lockedQuantity <- order_lock;
+erp.stockquantity.get <- inventory (every SKU's current row, one per warehouse holding the SKU)
+    quantityId <- SKU index * 3 + place + 1; skuBarcode <- sku_id; goodsNo <- i_id; skuName <- name;
+    warehouseId/Code/Name <- one of the merchant's warehouses; the quantities are the canonical row
+    (summed over warehouses) split between the one or two warehouses holding the SKU, a value that
+    is not a number whole in the first; currentQuantity <- qty; lockedQuantity <- order_lock;
     useQuantity <- qty - order_lock when both are numbers, else None; allocateQuantity <- allocate_qty;
     purchasingQuantity <- purchase_qty; salesReturnQuantity <- return_qty;
     defectiveQuanity (sic) <- defective_qty; gmtModified <- modified (UNCONFIRMED: no source lists a
     modification time on stock rows)
 erp.storage.goodslist <- sku
     skuId <- SKU index + 1; goodsId <- the number in i_id + 1 (stable per i_id); goodsNo <- i_id;
-    skuBarcode <- sku_id; goodsName <- name; skuName <- properties_value; retailPrice <- sale_price;
-    costPrice <- cost_price; skuIsBlockup <- 0 if enabled == 1 else 1; skuStatus <- enabled (raw, so
-    nothing is lost); cateName <- category; brandName <- brand; skuGmtCreate <- created and
+    skuBarcode <- sku_id; goodsName <- name; skuName <- properties_value; retailPrice (固定成本价, the
+    fixed cost price) <- cost_price; skuIsBlockup <- 1 if enabled == -1 (禁用) else 0 (no source names
+    a sale price field or a 备用 state: they are not served); cateName <- category; brandName <- brand;
+    skuGmtCreate <- created and
     skuGmtModified <- modified as ms epoch integers (a value that does not parse passes through)
 erp.sales.get <- shop
     channelId <- shop_id; channelCode <- "C"+shop_id; channelName <- shop_name; channelType <- 1
@@ -61,7 +63,6 @@ DIRECT_SHOP = 1  # channelType 1 直营网店
 RETAIL = 1  # tradeType 1 零售
 # The merchant's warehouses: orders draw wms_co_id = CO_ID + 0..2 (orders.py, records.py).
 WAREHOUSES = [(CO_ID + n, f"WH{n + 1:02d}", name) for n, name in enumerate(("主仓", "华东仓", "华南仓"))]
-ALL_WAREHOUSES = {"warehouseId": 0, "warehouseCode": "ALL", "warehouseName": "全部仓库"}
 
 
 def trade(row: dict) -> dict:
@@ -134,24 +135,45 @@ def return_change(row: dict) -> dict:
     }
 
 
-def stock(index: int, row: dict) -> dict:
-    """erp.stockquantity.get row of SKU `index`'s inventory row."""
-    qty, lock = row["qty"], row["order_lock"]
+STOCK_FIELDS = {"currentQuantity": "qty", "lockedQuantity": "order_lock", "allocateQuantity": "allocate_qty",
+                "purchasingQuantity": "purchase_qty", "salesReturnQuantity": "return_qty",
+                "defectiveQuanity": "defective_qty"}  # sic: the wire name is misspelt
+
+
+def stock_places(index: int) -> int:
+    """How many of the merchant's warehouses hold SKU `index` (one or two)."""
+    return 1 + index % 2
+
+
+def stock(index: int, place: int, row: dict) -> dict:
+    """erp.stockquantity.get row of SKU `index` in its `place`-th warehouse: the canonical row (summed
+    over warehouses) split between them; a value that is not a number stays whole in the first."""
+    places = stock_places(index)
+    parts = {wire: _share(row[name], place, places) for wire, name in STOCK_FIELDS.items()}
+    qty, lock = parts["currentQuantity"], parts["lockedQuantity"]
+    warehouse_id, code, name = WAREHOUSES[(index + place) % len(WAREHOUSES)]
     return {
-        "quantityId": index + 1,
+        "quantityId": index * len(WAREHOUSES) + place + 1,
         "skuBarcode": row["sku_id"],
         "goodsNo": row["i_id"],
         "skuName": row["name"],
-        **ALL_WAREHOUSES,
-        "currentQuantity": qty,
-        "lockedQuantity": lock,
+        "warehouseId": warehouse_id, "warehouseCode": code, "warehouseName": name,
+        **parts,
         "useQuantity": qty - lock if _is_number(qty) and _is_number(lock) else None,
-        "allocateQuantity": row["allocate_qty"],
-        "purchasingQuantity": row["purchase_qty"],
-        "salesReturnQuantity": row["return_qty"],
-        "defectiveQuanity": row["defective_qty"],  # sic: the wire name is misspelt
         "gmtModified": row["modified"],
     }
+
+
+def _share(value: object, place: int, places: int) -> object:
+    """Warehouse `place`'s share of a quantity: integer parts that add up to it."""
+    if places == 1:
+        return value
+    try:
+        whole = int(str(value))
+    except ValueError:
+        return value if place == 0 else None
+    first = whole - whole // places * (places - 1)
+    return first if place == 0 else whole // places
 
 
 def goods(index: int, row: dict) -> dict:
@@ -163,10 +185,8 @@ def goods(index: int, row: dict) -> dict:
         "skuBarcode": row["sku_id"],
         "goodsName": row["name"],
         "skuName": row["properties_value"],
-        "retailPrice": row["sale_price"],
-        "costPrice": row["cost_price"],
-        "skuIsBlockup": 0 if row["enabled"] == 1 else 1,
-        "skuStatus": row["enabled"],
+        "retailPrice": row["cost_price"],  # 固定成本价 (other-erps.md)
+        "skuIsBlockup": 1 if row["enabled"] == -1 else 0,
         "cateName": row["category"],
         "brandName": row["brand"],
         "skuGmtCreate": epoch_ms(row["created"]),
