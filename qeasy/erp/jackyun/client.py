@@ -35,7 +35,7 @@ class JackyunClient(HttpClient):
     def call(self, path: str, biz: Mapping[str, object], stats: CallStats) -> object:
         """The decoded `result.data` of a successful call of method `path`; ErpConfigError (its
         code the sub-code) or ErpGaveUp (QuotaSpent among them) otherwise."""
-        last_problem, unknown = "", 0
+        last_problem, unknown, attempt = "", 0, 0
         for attempt in range(self.retry.max_attempts):
             if attempt:
                 stats.add(retries=1)
@@ -68,4 +68,5 @@ class JackyunClient(HttpClient):
                 if unknown > 1:
                     break
             self._backoff(attempt)
-        raise ErpGaveUp(f"{self._where()} {path}: gave up; last: {last_problem}")
+        tried = attempt + 1 if self.retry.max_attempts else 0
+        raise ErpGaveUp(f"{self._where()} {path}: gave up after {tried} attempts; last: {last_problem}")
