@@ -410,8 +410,7 @@ class Puller:
         end are the slice's first page, and a row past the end means the slice is all in it."""
         page = first
         if page is None:
-            request.update(self._window_biz(piece.begin, piece.end) | self.endpoint.paging(1)
-                           | self._scrolled(""))
+            request.update(self._window_biz(piece.begin, piece.end) | self.endpoint.paging(1))
             page = self._page(request, stats, result)
         if page.has_next:
             self._sorted_check(page.rows)
