@@ -7,13 +7,17 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import polars as pl
 
 from qeasy.datasets.jackyun import ALLOCATION
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.jackyun import PATH
+from tests.screens_oracle import oracle_screens
+from tests.test_screen_marts import BUILT, EVER
 from tests.test_warehouse import DAYS, DIRTY, T1, T2
-from tests.warehouse_helpers import assert_ads_match, query, window
+from tests.warehouse_helpers import assert_ads_equal, assert_ads_match, query, window
 
 FAULTS = {"page_drift": 0.2, "http_5xx": 0.02, "burst": 0.002, "burst_length": 2}
 
@@ -53,6 +57,24 @@ def test_jackyun_metrics_equal_the_oracle_through_late_changes_faults_and_drift(
     caller.admin("faults", {"page_drift": 0.0, "http_5xx": 0.0, "burst": 0.0})  # the truth is read calmly
     assert_ads_match(server, home, DAYS, T2, _as_jackyun_reports(seen))
 
+    # The screens' marts too (tests/screens_oracle.py), with the SKUs qeasy found (the hidden ones
+    # by its catalogue walk) and the API health its pulls recorded.
+    begin = f"{DAYS[0]} 00:00:00"
+    known = set(query(home, "SELECT sku_id FROM v_dim_sku")["sku_id"])
+    skus = [record for record in window(server, "sku", EVER, T2) if record["sku_id"] in known]
+    hidden = sorted(known - {record["sku_id"] for record in skus})
+    assert hidden  # found only by the walk
+    for start in range(0, len(hidden), 20):
+        skus += caller.data("sku", {"sku_ids": ",".join(hidden[start:start + 20])})["datas"]
+    calls = query(home, "SELECT dataset, toTimeZone(recorded_at, 'Asia/Shanghai') AS recorded_at, calls, "
+                        "errors, throttled, retries, rows, latency_p95_ms FROM ops_api_calls")
+    calls = calls.with_columns(pl.col("recorded_at").dt.replace_time_zone(None)).to_dicts()
+    expected = oracle_screens(window(server, "sales_out", begin, T2), window(server, "after_sale", begin, T2),
+                              _as_jackyun_reports(seen), skus, window(server, "shop", EVER, T2), calls, DAYS,
+                              datetime.fromisoformat(T2))
+    assert_ads_equal(home, {table: expected[table] for table in BUILT if table != "ads_replenishment"})
+    assert query(home, "SELECT count() AS n FROM v_ads_replenishment")["n"][0] == 0  # no minimum known
+
     # The allocation orders' wide table holds the newest version of each order changed in the days
     # read, though the API selects on creation: the completions of earlier days' orders came in.
     newest: dict[int, dict] = {}
@@ -76,3 +98,19 @@ def test_a_wrong_jackyun_secret_fails_in_seconds_naming_the_signature_error(make
     assert run.returncode == 2 and time.monotonic() - started < 30
     assert "0858030801" in run.stderr and "invalid signature" in run.stderr
     assert "not-the-secret" not in run.stdout + run.stderr
+
+
+def test_qeasy_run_with_qeasy_erp_jackyun_alone_reads_the_embedded_sandboxs_gateway(tmp_path) -> None:
+    # What `QEASY_ERP=jackyun make run` does: no gateway configured, so the embedded sandbox's.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JST_", "JACKYUN_", "QEASY_"))}
+    env |= {"QEASY_ERP": "jackyun", "QEASY_HOME": str(tmp_path / "home"), "QEASY_FIRST_DAY": "2026-11-01",
+            "QEASY_SANDBOX_CLOCK": "2026-11-20 12:00:00", "QEASY_SANDBOX_ORDERS_PER_HOUR": "100"}
+    command = [sys.executable, "-m", "qeasy.cli", "run", "--start", "2026-11-18", "--end", "2026-11-19"]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "/open/openapi/do  吉客云 pacing 40/s per method" in run.stdout
+    warehouse = next(line for line in run.stdout.splitlines() if "warehouse (ClickHouse):" in line)
+    counts = dict(part.rsplit(" ", 1) for part in warehouse.split(": ", 1)[1].split(", "))
+    assert all(int(counts[table].replace(",", "")) > 0 for table in
+               ("dws_sale_out", "dws_after_sale", "dws_inventory", "dws_allocation", "ads_shop_daily"))
+    assert "dws_unique_code_flow" not in counts  # 吉客云 has no unique-code flow
