@@ -17,7 +17,7 @@ import pytest
 
 from qeasy.cleanse.fields import Field, Kind
 from qeasy.cleanse.shapes import Shape
-from qeasy.datasets import Dataset, Style, Wide, load
+from qeasy.datasets import Dataset, Style, Wide, jackyun, load
 from qeasy.erp.endpoints import Endpoint
 from tests.toy_dataset import KEYLESS, ROWS_PER_DAY, STATUSES, rows
 from tests.warehouse_helpers import query
@@ -183,3 +183,31 @@ def test_a_declaration_that_cannot_work_is_refused_naming_it() -> None:
         load("no_such_module")
     with pytest.raises(ValueError, match="declared twice"):
         load("tests.toy_dataset, tests.toy_dataset")
+
+
+REPLACING = """
+from dataclasses import replace
+
+from qeasy.datasets import jackyun
+
+# A merchant whose 吉客云 after-sales may be read two days at a time: the UNCONFIRMED window, declared.
+AFTER_SALE = replace(jackyun.AFTER_SALE, endpoint=replace(jackyun.AFTER_SALE.endpoint, window_days=2))
+DATASETS = [AFTER_SALE]
+REPLACES = {replaces}
+"""
+
+
+def test_a_module_replaces_the_built_in_declarations_it_names_and_no_others(tmp_path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name, replaces in (("replacing", ("after_sale",)), ("clashing", ()), ("wrong", ("sales_out",))):
+        (tmp_path / f"{name}.py").write_text(REPLACING.format(replaces=replaces), encoding="utf-8")
+    datasets = load("replacing", erp="jackyun")
+    assert datasets["after_sale"].endpoint.window_days == 2
+    assert list(datasets) == [d.name for d in jackyun.DATASETS]  # in its place, the others as they were
+    assert datasets["sales_out"] is jackyun.SALES_OUT
+    with pytest.raises(ValueError, match="'after_sale' is declared twice .*REPLACES"):
+        load("clashing", erp="jackyun")
+    with pytest.raises(ValueError, match="wrong REPLACES \\['sales_out'\\]: each must be a built-in dataset"):
+        load("wrong", erp="jackyun")
+    with pytest.raises(ValueError, match="replacing REPLACES \\['after_sale'\\]"):
+        load("replacing, replacing", erp="jackyun")  # replaced once only

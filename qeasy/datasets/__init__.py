@@ -5,7 +5,8 @@ The built-in datasets are those of the ERP `QEASY_ERP` names: Jushuitan's (`qeas
 the default) or 吉客云's (`qeasy.datasets.jackyun`, mapped onto them). `QEASY_DATASETS` may name more
 modules (comma-separated, importable), each with a `DATASETS` sequence of declarations and, if it
 likes, a `METRICS` sequence of `qeasy.warehouse.ads.Metric`s over them: a merchant's own dataset is
-one declaration in its own module, with no change to qeasy (README, "Add a dataset").
+one declaration in its own module, with no change to qeasy (README, "Add a dataset"); a module may
+also replace a built-in declaration, naming it in `REPLACES`.
 """
 
 import importlib
@@ -23,10 +24,12 @@ ERPS = {"jushuitan": jushuitan.DATASETS, "jackyun": jackyun.DATASETS}  # QEASY_E
 
 def load(modules: str = "", metrics: list | None = None, erp: str = "jushuitan") -> dict[str, Dataset]:
     """The built-in declarations of `erp` and those of `modules` (comma-separated module names), by
-    name; the modules' metrics are added to `metrics` when given."""
+    name; the modules' metrics are added to `metrics` when given. A module replaces the built-in
+    declarations it names in its `REPLACES` (its own declaration of an UNCONFIRMED fact, say)."""
     if erp not in ERPS:
         raise ValueError(f"QEASY_ERP must be one of {', '.join(ERPS)}, not {erp!r}")
-    found = list(ERPS[erp])
+    datasets = {d.name: d for d in ERPS[erp]}
+    built_in = set(datasets)
     for name in filter(None, (part.strip() for part in modules.split(","))):
         try:
             module = importlib.import_module(name)
@@ -35,14 +38,20 @@ def load(modules: str = "", metrics: list | None = None, erp: str = "jushuitan")
         extra = getattr(module, "DATASETS", None)
         if extra is None or not all(isinstance(d, Dataset) for d in extra):
             raise ValueError(f"QEASY_DATASETS: {name} must define DATASETS, a sequence of Dataset")
-        found += extra
+        if len({d.name for d in extra}) < len(extra):
+            raise ValueError(f"QEASY_DATASETS: {name} declares a dataset twice")
+        replaces = set(getattr(module, "REPLACES", ()))
+        if not replaces <= built_in & {d.name for d in extra}:
+            raise ValueError(f"QEASY_DATASETS: {name} REPLACES {sorted(replaces)}: each must be a built-in "
+                             f"dataset ({', '.join(sorted(built_in))}) it declares")
+        for dataset in extra:
+            if dataset.name in datasets and dataset.name not in replaces:
+                raise ValueError(f"dataset {dataset.name!r} is declared twice (a module replaces a built-in "
+                                 "one by naming it in REPLACES)")
+            datasets[dataset.name] = dataset
+        built_in -= replaces  # replaced once: a second module cannot replace it again
         if metrics is not None:
             metrics += getattr(module, "METRICS", ())
-    datasets: dict[str, Dataset] = {}
-    for dataset in found:
-        if dataset.name in datasets:
-            raise ValueError(f"dataset {dataset.name!r} is declared twice")
-        datasets[dataset.name] = dataset
     tables = [d.wide.table for d in datasets.values() if d.wide]
     paths = [d.endpoint.path for d in datasets.values()]
     if len(set(tables)) < len(tables) or len(set(paths)) < len(paths):
