@@ -9,15 +9,20 @@ import sys
 import time
 from datetime import datetime, timedelta
 
-import polars as pl
-
 from qeasy.datasets.jackyun import ALLOCATION
 from qeasy.erp.times import parse_bj
 from qeasy.sandbox.jackyun import PATH
 from tests.screens_oracle import oracle_screens
 from tests.test_screen_marts import BUILT, EVER
 from tests.test_warehouse import DAYS, DIRTY, T1, T2
-from tests.warehouse_helpers import assert_ads_equal, assert_ads_match, query, window
+from tests.warehouse_helpers import (
+    assert_ads_equal,
+    assert_ads_match,
+    found_skus,
+    query,
+    recorded_calls,
+    window,
+)
 
 FAULTS = {"page_drift": 0.2, "http_5xx": 0.02, "burst": 0.002, "burst_length": 2}
 
@@ -60,15 +65,9 @@ def test_jackyun_metrics_equal_the_oracle_through_late_changes_faults_and_drift(
     # The screens' marts too (tests/screens_oracle.py), with the SKUs qeasy found (the hidden ones
     # by its catalogue walk) and the API health its pulls recorded.
     begin = f"{DAYS[0]} 00:00:00"
-    known = set(query(home, "SELECT sku_id FROM v_dim_sku")["sku_id"])
-    skus = [record for record in window(server, "sku", EVER, T2) if record["sku_id"] in known]
-    hidden = sorted(known - {record["sku_id"] for record in skus})
+    skus, hidden = found_skus(server, caller, home, T2)
     assert hidden  # found only by the walk
-    for start in range(0, len(hidden), 20):
-        skus += caller.data("sku", {"sku_ids": ",".join(hidden[start:start + 20])})["datas"]
-    calls = query(home, "SELECT dataset, toTimeZone(recorded_at, 'Asia/Shanghai') AS recorded_at, calls, "
-                        "errors, throttled, retries, rows, latency_p95_ms FROM ops_api_calls")
-    calls = calls.with_columns(pl.col("recorded_at").dt.replace_time_zone(None)).to_dicts()
+    calls = recorded_calls(home)
     expected = oracle_screens(window(server, "sales_out", begin, T2), window(server, "after_sale", begin, T2),
                               _as_jackyun_reports(seen), skus, window(server, "shop", EVER, T2), calls, DAYS,
                               datetime.fromisoformat(T2))

@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 from qeasy.settings import SettingsError, load_settings
 from tests.screens_oracle import oracle_screens
-from tests.warehouse_helpers import Chain, assert_ads_equal, query, window
+from tests.warehouse_helpers import Chain, assert_ads_equal, found_skus, query, recorded_calls, window
 
 DAYS = [date(2026, 11, 1) + timedelta(days=n) for n in range(14)]
 T1, T2 = "2026-11-08 00:00:00", "2026-11-15 00:00:00"  # the ends of days 7 and 14
@@ -41,16 +41,8 @@ def test_marts_equal_the_oracle_through_late_changes(make_sandbox, tmp_path) -> 
     commission = {"sites": {k: v for k, v in RATES.items() if k != "shops"},
                   "shops": {int(k): v for k, v in RATES["shops"].items()}}
     # "The latest SKU version known": the ERP's SKU records of the SKUs qeasy has found so far.
-    # (Window queries and the ground truth leave out the hidden SKUs: those are read by id.)
-    known = set(query(home, "SELECT sku_id FROM v_dim_sku")["sku_id"])
-    skus = [record for record in window(server, "sku", EVER, T2) if record["sku_id"] in known]
-    hidden = sorted(known - {record["sku_id"] for record in skus})
-    for start in range(0, len(hidden), 20):
-        skus += caller.data("sku", {"sku_ids": ",".join(hidden[start:start + 20])})["datas"]
-    # API health as the pulls recorded it (the oracle aggregates it), as naive Beijing times.
-    calls = query(home, "SELECT dataset, toTimeZone(recorded_at, 'Asia/Shanghai') AS recorded_at, calls, "
-                        "errors, throttled, retries, rows, latency_p95_ms FROM ops_api_calls")
-    calls = calls.with_columns(pl.col("recorded_at").dt.replace_time_zone(None)).to_dicts()
+    skus, _ = found_skus(server, caller, home, T2)
+    calls = recorded_calls(home)
     expected = oracle_screens(window(server, "sales_out", begin, T2), window(server, "after_sale", begin, T2),
                               seen_inventory, skus, window(server, "shop", EVER, T2), calls, DAYS,
                               datetime.fromisoformat(T2), commission, lead_days=5, safety_days=2)

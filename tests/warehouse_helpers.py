@@ -94,3 +94,22 @@ def assert_ads_match(server: SandboxServer, home: Path, days: list[date], end: s
     begin = f"{days[0]} 00:00:00"
     assert_ads_equal(home, oracle_ads(window(server, "sales_out", begin, end),
                                       window(server, "after_sale", begin, end), seen_inventory, days))
+
+
+def found_skus(server: SandboxServer, caller, home: Path, until: str) -> tuple[list[dict], list[str]]:
+    """The ERP's SKU records of the SKUs qeasy has found so far, and those of them window queries
+    and the ground truth leave out (hidden: read by id from the sandbox)."""
+    known = set(query(home, "SELECT sku_id FROM v_dim_sku")["sku_id"])
+    skus = [record for record in window(server, "sku", "2000-01-01 00:00:00", until)
+            if record["sku_id"] in known]
+    hidden = sorted(known - {record["sku_id"] for record in skus})
+    for start in range(0, len(hidden), 20):
+        skus += caller.data("sku", {"sku_ids": ",".join(hidden[start:start + 20])})["datas"]
+    return skus, hidden
+
+
+def recorded_calls(home: Path) -> list[dict]:
+    """API health as the pulls recorded it (the screens' oracle aggregates it), as naive Beijing times."""
+    calls = query(home, "SELECT dataset, toTimeZone(recorded_at, 'Asia/Shanghai') AS recorded_at, calls, "
+                        "errors, throttled, retries, rows, latency_p95_ms FROM ops_api_calls")
+    return calls.with_columns(pl.col("recorded_at").dt.replace_time_zone(None)).to_dicts()
